@@ -1,0 +1,63 @@
+/* comm: everything that talks to MPI: ranks and nodes, the gradient allreduce, broadcasts,
+ * agreeing on errors, node-shared memory and timers. No other file includes mpi.h. A failed MPI
+ * call ends the whole job through MPI_Abort: agreement is impossible after one. */
+#ifndef MPITRAIN_COMM_H
+#define MPITRAIN_COMM_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct CommImpl CommImpl;
+
+typedef struct Comm {
+    int rank, size;           /* in the world */
+    int node_rank, node_size; /* in this rank's node (ranks sharing memory) */
+    int n_nodes;
+    CommImpl *impl;
+} Comm;
+
+/* Memory that every rank of a node maps; the node's first rank allocates it. */
+typedef struct CommShared {
+    void *ptr;
+    size_t bytes;
+    void *win; /* the MPI window, owned by comm */
+} CommShared;
+
+/* Start MPI and find the nodes. The environment variable MPITRAIN_NODE_SIZE=K splits each
+ * node into groups of K ranks that act as separate nodes (to test the multi-node path on one
+ * machine). Returns ERR_RUNTIME if MPI cannot start. */
+int comm_init(Comm *c, int *argc, char ***argv, Err *e);
+void comm_finalize(Comm *c);
+
+/* Collective: every rank passes its own Err; afterwards every rank holds the same code (the
+ * lowest failing rank's), and only that rank keeps its message (others get ""). Returns the
+ * code. */
+int comm_agree(Comm *c, Err *e);
+
+/* In-place sum over all ranks; every rank receives the same bits. */
+void comm_allreduce_sum(Comm *c, float *buf, size_t n);
+
+/* In-place sum of doubles (small statistics). */
+void comm_allreduce_sum_double(Comm *c, double *buf, size_t n);
+
+void comm_bcast(Comm *c, void *buf, size_t bytes, int root);
+void comm_barrier(Comm *c);
+
+/* Minimum, mean and maximum of one value over all ranks, known to every rank. */
+void comm_min_avg_max(Comm *c, double value, double out[3]);
+
+/* Seconds since an arbitrary point (MPI_Wtime). */
+double comm_time(void);
+
+/* Collective over the node: the node's first rank allocates leader_bytes, every rank of the
+ * node gets the same memory in s. */
+void comm_shared_alloc(Comm *c, size_t leader_bytes, CommShared *s);
+/* Collective over the node: what the node's ranks wrote becomes visible to all of them. */
+void comm_shared_sync(Comm *c, CommShared *s);
+void comm_shared_free(CommShared *s);
+
+/* Last resort: end every rank of the job with this exit code. */
+void comm_abort(Comm *c, int code);
+
+#endif

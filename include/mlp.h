@@ -1,0 +1,53 @@
+/* mlp: a multi-layer perceptron with ReLU between its linear layers. Parameters, gradients and
+ * any buffer of the same layout (momentum) are one flat float array each, with named views;
+ * forward and backward work on a batch of rows. It knows nothing of losses, optimizers or MPI. */
+#ifndef MPITRAIN_MLP_H
+#define MPITRAIN_MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define MLP_MAX_LAYERS 9 /* linear layers */
+
+typedef struct MlpLayer {
+    int in, out;
+    size_t w; /* offset of the weight [out][in] in a flat buffer (as nn.Linear: fcN.weight) */
+    size_t b; /* offset of the bias [out] (fcN.bias) */
+} MlpLayer;
+
+typedef struct Mlp {
+    int n_layers;
+    MlpLayer layer[MLP_MAX_LAYERS];
+    size_t n_params;
+    int max_rows;                      /* the largest batch forward/backward accept */
+    float *params;                     /* [n_params]: fc1.weight, fc1.bias, fc2.weight, ... */
+    float *grads;                      /* [n_params + grad_extra]: same layout, then the caller's
+                                          extra slots, so one allreduce moves everything */
+    float *act[MLP_MAX_LAYERS];        /* act[l]: [max_rows][layer[l].out], output of layer l
+                                          (after ReLU except the last: the logits) */
+    float *delta[2];                   /* [max_rows][widest layer]: backward scratch */
+} Mlp;
+
+/* sizes[0] inputs, sizes[n_sizes-1] outputs, hidden widths between; n_sizes - 1 linear layers.
+ * Allocates everything; parameters start at zero (see mlp_init_params). */
+int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_extra, Err *e);
+void mlp_free(Mlp *m);
+
+/* PyTorch's default for nn.Linear: weights and biases uniform in [-1/sqrt(in), 1/sqrt(in)],
+ * drawn from the counter-based generator keyed by seed. */
+void mlp_init_params(Mlp *m, uint64_t seed);
+
+/* The name of layer l's weight ("fc1.weight", ...) or bias ("fc1.bias"). */
+void mlp_param_name(int l, int bias, char *buf, size_t len);
+
+/* Forward x [rows][in] (rows <= max_rows); returns the logits [rows][out] (m->act[last]). */
+float *mlp_forward(Mlp *m, const float *x, int rows);
+
+/* Backward after mlp_forward of the same x: dlogits [rows][out] is the gradient of the loss with
+ * respect to the logits (it is overwritten). Writes the gradient of every parameter into
+ * m->grads (not accumulated); rows == 0 gives zeros. */
+void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits);
+
+#endif

@@ -1,0 +1,137 @@
+#include "mlp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "rng.h"
+
+static float *alloc_floats(size_t n, Err *e)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (p == NULL)
+        err_set(e, ERR_RUNTIME, "out of memory allocating %zu floats", n);
+    return p;
+}
+
+int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_extra, Err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (n_sizes < 2 || n_sizes - 1 > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INPUT, "a network needs 1 to %d linear layers, not %d",
+                       MLP_MAX_LAYERS, n_sizes - 1);
+    m->n_layers = n_sizes - 1;
+    m->max_rows = max_rows;
+    size_t off = 0;
+    int widest = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        MlpLayer *L = &m->layer[l];
+        L->in = sizes[l];
+        L->out = sizes[l + 1];
+        L->w = off;
+        off += (size_t)L->in * L->out;
+        L->b = off;
+        off += (size_t)L->out;
+        if (L->out > widest)
+            widest = L->out;
+    }
+    m->n_params = off;
+    if ((m->params = alloc_floats(off, e)) == NULL ||
+        (m->grads = alloc_floats(off + grad_extra, e)) == NULL)
+        goto fail;
+    for (int l = 0; l < m->n_layers; l++)
+        if ((m->act[l] = alloc_floats((size_t)max_rows * m->layer[l].out, e)) == NULL)
+            goto fail;
+    for (int k = 0; k < 2; k++)
+        if ((m->delta[k] = alloc_floats((size_t)max_rows * widest, e)) == NULL)
+            goto fail;
+    return ERR_OK;
+fail:
+    mlp_free(m);
+    return ERR_RUNTIME;
+}
+
+void mlp_free(Mlp *m)
+{
+    free(m->params);
+    free(m->grads);
+    for (int l = 0; l < MLP_MAX_LAYERS; l++)
+        free(m->act[l]);
+    free(m->delta[0]);
+    free(m->delta[1]);
+    memset(m, 0, sizeof *m);
+}
+
+void mlp_init_params(Mlp *m, uint64_t seed)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const MlpLayer *L = &m->layer[l];
+        float bound = 1.0f / sqrtf((float)L->in);
+        size_t n = (size_t)L->in * L->out + (size_t)L->out; /* weight then bias, contiguous */
+        for (size_t i = 0; i < n; i++)
+            m->params[L->w + i] =
+                (2.0f * rng_uniform(seed, RNG_STREAM_INIT + (uint64_t)l, i) - 1.0f) * bound;
+    }
+}
+
+void mlp_param_name(int l, int bias, char *buf, size_t len)
+{
+    snprintf(buf, len, "fc%d.%s", l + 1, bias ? "bias" : "weight");
+}
+
+float *mlp_forward(Mlp *m, const float *x, int rows)
+{
+    const float *in = x;
+    for (int l = 0; l < m->n_layers; l++) {
+        const MlpLayer *L = &m->layer[l];
+        float *out = m->act[l];
+        const float *bias = m->params + L->b;
+        /* out = bias broadcast, then out += in * W^T in one product */
+        for (int r = 0; r < rows; r++)
+            memcpy(out + (size_t)r * L->out, bias, (size_t)L->out * sizeof(float));
+        gemm(0, 1, rows, L->out, L->in, 1.0f, in, L->in, m->params + L->w, L->in, 1.0f, out,
+             L->out);
+        if (l + 1 < m->n_layers) {
+            size_t n = (size_t)rows * L->out;
+            for (size_t i = 0; i < n; i++)
+                out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+        }
+        in = out;
+    }
+    return m->act[m->n_layers - 1];
+}
+
+void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits)
+{
+    float *delta = dlogits; /* gradient with respect to the output of layer l */
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        const MlpLayer *L = &m->layer[l];
+        const float *in = l > 0 ? m->act[l - 1] : x;
+        float *gw = m->grads + L->w, *gb = m->grads + L->b;
+        /* dW [out][in] = delta^T [out][rows] * in [rows][in] */
+        gemm(1, 0, L->out, L->in, rows, 1.0f, delta, L->out, in, L->in, 0.0f, gw, L->in);
+        if (rows == 0)
+            memset(gw, 0, (size_t)L->out * L->in * sizeof(float));
+        for (int j = 0; j < L->out; j++)
+            gb[j] = 0.0f;
+        for (int r = 0; r < rows; r++) {
+            const float *d = delta + (size_t)r * L->out;
+            for (int j = 0; j < L->out; j++)
+                gb[j] += d[j];
+        }
+        if (l == 0)
+            break;
+        /* delta_prev [rows][in] = delta [rows][out] * W [out][in], masked by ReLU' of act[l-1] */
+        float *prev = m->delta[l % 2];
+        gemm(0, 0, rows, L->in, L->out, 1.0f, delta, L->out, m->params + L->w, L->in, 0.0f, prev,
+             L->in);
+        size_t n = (size_t)rows * L->in;
+        const float *a = m->act[l - 1];
+        for (size_t i = 0; i < n; i++)
+            if (a[i] <= 0.0f)
+                prev[i] = 0.0f;
+        delta = prev;
+    }
+}

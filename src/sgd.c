@@ -1,0 +1,57 @@
+#include "sgd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sgd_init(Sgd *s, size_t n, double momentum, double dampening, double weight_decay,
+             int nesterov, Err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->momentum = (float)momentum;
+    s->one_minus_dampening = (float)(1.0 - dampening); /* torch computes it in double */
+    s->weight_decay = (float)weight_decay;
+    s->nesterov = nesterov;
+    if (momentum != 0) {
+        s->buf = calloc(n ? n : 1, sizeof(float));
+        if (s->buf == NULL)
+            return err_set(e, ERR_RUNTIME, "out of memory for the momentum buffer");
+    }
+    return ERR_OK;
+}
+
+void sgd_free(Sgd *s)
+{
+    free(s->buf);
+    memset(s, 0, sizeof *s);
+}
+
+/* torch computes each "a.add_(b, alpha=k)" as one fused multiply-add, fma(k, b, a), in float32.
+ * With FMA hardware the "fma" clone below does the same in one instruction and matches torch to
+ * the bit; elsewhere the default clone calls fmaf, slower but equal. */
+__attribute__((target_clones("fma", "default"))) void sgd_step(Sgd *s, float *restrict params,
+                                                                const float *restrict grads,
+                                                                double lr)
+{
+    const float neg_lr = (float)-lr, wd = s->weight_decay, m = s->momentum;
+    const float one_minus_damp = s->one_minus_dampening;
+    float *restrict buf = s->buf;
+    const size_t n = s->n;
+    if (buf == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            float d = wd != 0.0f ? fmaf(wd, params[i], grads[i]) : grads[i];
+            params[i] = fmaf(neg_lr, d, params[i]);
+        }
+        return;
+    }
+    const int first = !s->has_buf;
+    s->has_buf = 1;
+    for (size_t i = 0; i < n; i++) {
+        float d = wd != 0.0f ? fmaf(wd, params[i], grads[i]) : grads[i];
+        float b = first ? d : fmaf(one_minus_damp, d, buf[i] * m);
+        buf[i] = b;
+        d = s->nesterov ? fmaf(m, b, d) : b;
+        params[i] = fmaf(neg_lr, d, params[i]);
+    }
+}
