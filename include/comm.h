@@ -47,6 +47,9 @@ void comm_barrier(Comm *c);
 /* Minimum, mean and maximum of one value over all ranks, known to every rank. */
 void comm_min_avg_max(Comm *c, double value, double out[3]);
 
+/* Collective: 1 when buf holds the same bytes on every rank, else 0 (compares a 64-bit hash). */
+int comm_same_everywhere(Comm *c, const void *buf, size_t bytes);
+
 /* Seconds since an arbitrary point (MPI_Wtime). */
 double comm_time(void);
 

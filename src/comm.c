@@ -126,6 +126,19 @@ void comm_min_avg_max(Comm *c, double value, double out[3])
     out[2] = res[1];
 }
 
+int comm_same_everywhere(Comm *c, const void *buf, size_t bytes)
+{
+    /* FNV-1a over the bytes; equal hashes everywhere means equal bytes but for a 2^-64 chance */
+    unsigned long long h = 1469598103934665603ULL;
+    const unsigned char *p = buf;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    unsigned long long lo, hi;
+    MPI_CHECK(MPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->impl->world));
+    MPI_CHECK(MPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->impl->world));
+    return lo == hi;
+}
+
 double comm_time(void) { return MPI_Wtime(); }
 
 void comm_shared_alloc(Comm *c, size_t leader_bytes, CommShared *s)

@@ -186,10 +186,23 @@ static int trainer_restore(Trainer *t, Err *e)
     return ERR_OK;
 }
 
+/* Collective. Every rank must hold the very same weights; a difference is a bug or a hardware
+ * fault, and no checkpoint should hide it. */
+static int check_ranks_agree(Trainer *t, Err *e)
+{
+    if (comm_same_everywhere(t->comm, t->mlp.params, t->mlp.n_params * sizeof(float)))
+        return ERR_OK;
+    err_set(e, ERR_RUNTIME, "the ranks hold different weights at global step %ld",
+            t->progress.global_step);
+    return fail_everywhere(t->comm, e, ERR_RUNTIME);
+}
+
 /* Collective. Rank 0 writes a checkpoint of the current state, if the run has a folder and this
- * state is not already saved. */
+ * state is not already saved; first all ranks check that they hold the same weights. */
 static int trainer_save(Trainer *t, Err *e)
 {
+    if (check_ranks_agree(t, e) != ERR_OK)
+        return e->code;
     if (t->cfg->checkpoint_dir[0] == '\0' || t->last_saved_step == t->progress.global_step)
         return ERR_OK;
     if (t->comm->rank == 0) {
@@ -370,6 +383,7 @@ static int train_loop(Trainer *t, EpochStats *last, Err *e)
 
 int train_run(const Config *cfg, Comm *c, Err *e)
 {
+    install_signal_handlers(); /* before the data loads, so an early signal is not fatal */
     Trainer t;
     int rc = trainer_init(&t, cfg, c, e);
     if (rc != ERR_OK)
@@ -388,7 +402,6 @@ int train_run(const Config *cfg, Comm *c, Err *e)
         trainer_free(&t);
         return rc;
     }
-    install_signal_handlers();
     const double t_start = comm_time();
     EpochStats last;
     memset(&last, 0, sizeof last);
