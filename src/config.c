@@ -81,9 +81,9 @@ static const Option options[] = {
     {"gamma", KIND_DOUBLE, OFF(gamma), 0, 0, NULL, "0.1", NULL,
      "step, multistep, exponential: decay factor"},
     {"milestones", KIND_LIST, OFF(milestones), OFF(n_milestones), CONFIG_MAX_MILESTONES, NULL, "",
-     NULL, "multistep: epochs at which to decay, comma-separated, non-decreasing"},
+     NULL, "multistep: epochs at which to decay, comma-separated, non-decreasing\n(counted from the end of the warm-up)"},
     {"t-max", KIND_INT, OFF(t_max), 0, 0, NULL, "0", NULL,
-     "cosine: half period in epochs (0: --epochs)"},
+     "cosine: half period in epochs (0: --epochs minus --warmup-epochs)"},
     {"eta-min", KIND_DOUBLE, OFF(eta_min), 0, 0, NULL, "0", NULL, "cosine: lowest rate"},
     {"plateau-mode", KIND_CHOICE, OFF(plateau_mode), 0, 0, mode_words, "max", NULL,
      "plateau: max (metric should rise) or min; torch's default is min"},
@@ -167,7 +167,7 @@ static int parse_value(Config *cfg, const Option *o, const char *text, Err *e)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
-        if (errno != 0 || end == text || *end != '\0' || text[0] == '-')
+        if (errno != 0 || end == text || *end != '\0' || text[0] < '0' || text[0] > '9')
             return err_set(e, ERR_INPUT, "--%s: '%s' is not a non-negative integer", o->name,
                            text);
         *(uint64_t *)p = (uint64_t)v;

@@ -25,8 +25,15 @@ static long long read_full(gzFile gz, void *dst, size_t n)
         int k = gzread(gz, (char *)dst + got, (unsigned)chunk);
         if (k < 0)
             return -1;
-        if (k == 0)
+        if (k == 0) {
+            /* zlib reports a stream cut short (its CRC never checked) as a 0-byte read with an
+             * error set, not as -1 */
+            int errnum;
+            gzerror(gz, &errnum);
+            if (errnum != Z_OK)
+                return -1;
             break;
+        }
         got += (size_t)k;
     }
     return (long long)got;
