@@ -8,6 +8,18 @@
 #include "config.h"
 #include "err.h"
 
+/* Where the time of a step goes; each is timed on every rank. */
+enum {
+    PHASE_DATA,       /* uint8 rows to float rows */
+    PHASE_COMPUTE,    /* forward, loss, backward */
+    PHASE_ALLREDUCE,  /* the gradient allreduce, waiting for the slowest rank included */
+    PHASE_OPTIMIZER,  /* scaling the gradient and the SGD step */
+    PHASE_EVAL,       /* the test set, rank 0 */
+    PHASE_CHECKPOINT, /* writing checkpoints, rank 0; the others wait in it */
+    N_PHASES
+};
+extern const char *const metrics_phase_names[N_PHASES];
+
 typedef struct EpochStats {
     int epoch;          /* 1-based */
     int epochs;
@@ -20,6 +32,7 @@ typedef struct EpochStats {
     double seconds;     /* training time of the epoch, evaluation excluded */
     double eval_seconds;
     double samples_per_s;
+    double phase[N_PHASES][3]; /* seconds in each phase this epoch: min, mean, max over ranks */
 } EpochStats;
 
 typedef struct Metrics {
@@ -42,5 +55,8 @@ void metrics_progress(Metrics *m, int epoch, long step, long steps, double loss,
 
 /* The last line of a run, printed even when quiet. */
 void metrics_final(Metrics *m, const EpochStats *s, double total_seconds);
+
+/* The time of each phase over the whole run, min / mean / max over the ranks (not when quiet). */
+void metrics_phases(Metrics *m, double phase[N_PHASES][3], int ranks, long steps);
 
 #endif

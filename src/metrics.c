@@ -25,6 +25,9 @@ static int stdout_is_terminal(void)
     return tty;
 }
 
+const char *const metrics_phase_names[N_PHASES] = {"data",      "compute", "allreduce",
+                                                    "optimizer", "eval",    "checkpoint"};
+
 int metrics_open(Metrics *m, const char *path, int quiet, int progress, Err *e)
 {
     memset(m, 0, sizeof *m);
@@ -69,9 +72,13 @@ void metrics_epoch(Metrics *m, const EpochStats *s)
         fprintf(m->json,
                 "{\"epoch\":%d,\"step\":%ld,\"complete\":%s,\"lr\":%.17g,\"train_loss\":%.9g,"
                 "\"test_loss\":%.9g,\"test_acc\":%.4f,\"seconds\":%.6f,\"eval_seconds\":%.6f,"
-                "\"samples_per_s\":%.1f}\n",
+                "\"samples_per_s\":%.1f,\"phases\":{",
                 s->epoch, s->step, s->complete ? "true" : "false", s->lr, s->train_loss,
                 s->test_loss, s->test_acc, s->seconds, s->eval_seconds, s->samples_per_s);
+        for (int k = 0; k < N_PHASES; k++)
+            fprintf(m->json, "%s\"%s\":[%.6f,%.6f,%.6f]", k ? "," : "", metrics_phase_names[k],
+                    s->phase[k][0], s->phase[k][1], s->phase[k][2]);
+        fprintf(m->json, "}}\n");
         fflush(m->json);
     }
 }
@@ -96,5 +103,18 @@ void metrics_final(Metrics *m, const EpochStats *s, double total_seconds)
     clear_bar(m);
     printf("final: epoch %d/%d  step %ld  test_loss %.4f  test_acc %.2f%%  total %.2fs\n",
            s->epoch, s->epochs, s->step, s->test_loss, s->test_acc, total_seconds);
+    fflush(stdout);
+}
+
+void metrics_phases(Metrics *m, double phase[N_PHASES][3], int ranks, long steps)
+{
+    if (m->quiet)
+        return;
+    printf("time per phase, whole run (seconds; min / mean / max over %d rank%s; per step):\n",
+           ranks, ranks == 1 ? "" : "s");
+    for (int k = 0; k < N_PHASES; k++)
+        printf("  %-10s %9.3f %9.3f %9.3f   %8.1f us/step\n", metrics_phase_names[k],
+               phase[k][0], phase[k][1], phase[k][2],
+               steps > 0 ? 1e6 * phase[k][1] / steps : 0.0);
     fflush(stdout);
 }

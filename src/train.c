@@ -54,7 +54,17 @@ typedef struct Trainer {
     uint8_t *y;           /* [mlp.max_rows]: their labels */
     long steps_per_epoch;
     long last_saved_step; /* global step of the newest checkpoint written or loaded; -1: none */
+    double phase[N_PHASES];   /* seconds in each phase since the epoch began, this rank */
+    double total[N_PHASES];   /* the same over the whole run */
 } Trainer;
+
+/* Add the time since *mark to phase k and move the mark to now. */
+static void lap(Trainer *t, int k, double *mark)
+{
+    double now = comm_time();
+    t->phase[k] += now - *mark;
+    *mark = now;
+}
 
 static void trainer_free(Trainer *t)
 {
@@ -205,6 +215,7 @@ static int trainer_save(Trainer *t, Err *e)
         return e->code;
     if (t->cfg->checkpoint_dir[0] == '\0' || t->last_saved_step == t->progress.global_step)
         return ERR_OK;
+    double mark = comm_time();
     if (t->comm->rank == 0) {
         CkptState s = ckpt_state(t);
         char path[CONFIG_PATH_MAX + 64];
@@ -213,8 +224,10 @@ static int trainer_save(Trainer *t, Err *e)
             printf("checkpoint %s\n", path);
         fflush(stdout);
     }
-    if (comm_agree(t->comm, e) != ERR_OK)
-        return e->code;
+    int rc = comm_agree(t->comm, e);
+    lap(t, PHASE_CHECKPOINT, &mark);
+    if (rc != ERR_OK)
+        return rc;
     t->last_saved_step = t->progress.global_step;
     return ERR_OK;
 }
@@ -264,20 +277,24 @@ static double train_step(Trainer *t, long step, double lr, int *stop)
     const long start = step * cfg->batch_size;
     const int batch = batch_size_of(t, step);
     int first, rows;
+    double mark = comm_time();
     dataset_split(batch, t->comm->rank, t->comm->size, &first, &rows);
     dataset_gather(&t->data, SPLIT_TRAIN, t->order, (int)start + first, rows, cfg->normalize,
                    t->x, t->y);
+    lap(t, PHASE_DATA, &mark);
 
     float *logits = mlp_forward(m, t->x, rows);
     double loss = 0;
     long correct = 0;
     loss_softmax_xent(logits, t->y, rows, DATASET_CLASSES, logits, &loss, &correct);
     mlp_backward(m, t->x, rows, logits);
+    lap(t, PHASE_COMPUTE, &mark);
 
     float *slots = m->grads + m->n_params;
     slots[SLOT_LOSS] = (float)loss;
     slots[SLOT_STOP] = stop_signal != 0 ? 1.0f : 0.0f;
     comm_allreduce_sum(t->comm, m->grads, m->n_params + N_SLOTS);
+    lap(t, PHASE_ALLREDUCE, &mark);
     *stop = slots[SLOT_STOP] > 0.0f;
     double batch_loss = slots[SLOT_LOSS];
     if (!isfinite(batch_loss))
@@ -286,6 +303,7 @@ static double train_step(Trainer *t, long step, double lr, int *stop)
     for (size_t i = 0; i < m->n_params; i++)
         m->grads[i] *= inv;
     sgd_step(&t->sgd, m->params, m->grads, lr);
+    lap(t, PHASE_OPTIMIZER, &mark);
     return batch_loss;
 }
 
@@ -293,10 +311,11 @@ static double train_step(Trainer *t, long step, double lr, int *stop)
  * the schedule and record the epoch. Returns the rate of the next epoch. */
 static double finish_epoch(Trainer *t, EpochStats *st)
 {
-    const double t1 = comm_time();
+    double mark = comm_time();
     evaluate(&t->data, &t->mlp, t->cfg->normalize, t->x, t->y, &st->test_loss, &st->test_acc,
              NULL);
-    st->eval_seconds = comm_time() - t1;
+    st->eval_seconds = comm_time() - mark;
+    lap(t, PHASE_EVAL, &mark);
     double next = t->sched.lr;
     if (st->complete) {
         next = sched_step(&t->sched, t->cfg->plateau_metric == METRIC_VAL_ACC ? st->test_acc
@@ -304,12 +323,55 @@ static double finish_epoch(Trainer *t, EpochStats *st)
         if (t->n_history < t->cfg->epochs)
             t->history[t->n_history++] = *st;
     }
-    metrics_epoch(&t->metrics, st);
     return next;
 }
 
-/* The loop over epochs and steps, from wherever t->progress stands. Returns ERR_OK, ERR_STOPPED
- * or an agreed error; *last holds the last epoch line. */
+/* Collective: the epoch's phase times, min / mean / max over the ranks, into st; then the
+ * epoch's clocks start again. */
+static void gather_phases(Trainer *t, EpochStats *st)
+{
+    for (int k = 0; k < N_PHASES; k++) {
+        comm_min_avg_max(t->comm, t->phase[k], st->phase[k]);
+        t->total[k] += t->phase[k];
+        t->phase[k] = 0;
+    }
+}
+
+/* The steps of one epoch from wherever t->progress stands, until its end, --max-steps or a stop
+ * signal. Returns ERR_OK or an agreed error; sets *stop and *done. */
+static int train_epoch(Trainer *t, double lr, int *stop, int *done, Err *e)
+{
+    const Config *cfg = t->cfg;
+    Progress *p = &t->progress;
+    while (p->step < t->steps_per_epoch) {
+        double batch_loss = train_step(t, p->step, lr, stop);
+        if (!isfinite(batch_loss)) {
+            err_set(e, ERR_RUNTIME,
+                    "training diverged: the loss is %s at step %ld (epoch %d); the weights "
+                    "before that step are kept; lower --lr",
+                    isnan(batch_loss) ? "NaN" : "infinite", p->global_step + 1, p->epoch + 1);
+            return fail_everywhere(t->comm, e, ERR_RUNTIME);
+        }
+        const int batch = batch_size_of(t, p->step);
+        p->loss_sum += batch_loss;
+        p->samples += batch;
+        p->step++;
+        p->global_step++;
+        if (t->comm->rank == 0)
+            metrics_progress(&t->metrics, p->epoch + 1, p->step, t->steps_per_epoch,
+                             batch_loss / batch, comm_time());
+        *done = cfg->max_steps > 0 && p->global_step >= cfg->max_steps;
+        if (*stop || *done)
+            break;
+        if (cfg->checkpoint_every_steps > 0 && p->global_step % cfg->checkpoint_every_steps == 0 &&
+            p->step < t->steps_per_epoch && trainer_save(t, e) != ERR_OK)
+            return e->code;
+    }
+    return ERR_OK;
+}
+
+/* The loop over epochs, from wherever t->progress stands. Returns ERR_OK, ERR_STOPPED or an
+ * agreed error; *last holds the last epoch line. */
 static int train_loop(Trainer *t, EpochStats *last, Err *e)
 {
     const Config *cfg = t->cfg;
@@ -317,36 +379,13 @@ static int train_loop(Trainer *t, EpochStats *last, Err *e)
     Progress *p = &t->progress;
     const int root = c->rank == 0;
     int stop = 0, done = 0;
-    while (p->epoch < cfg->epochs && !done) {
+    while (p->epoch < cfg->epochs && !done && !stop) {
         dataset_order(t->order, t->data.n[SPLIT_TRAIN], cfg->seed, p->epoch, cfg->shuffle);
         const double lr = t->sched.lr;
         const double t0 = comm_time();
         const long first_samples = p->samples;
-        while (p->step < t->steps_per_epoch) {
-            double batch_loss = train_step(t, p->step, lr, &stop);
-            if (!isfinite(batch_loss)) {
-                err_set(e, ERR_RUNTIME,
-                        "training diverged: the loss is %s at step %ld (epoch %d); the weights "
-                        "before that step are kept; lower --lr",
-                        isnan(batch_loss) ? "NaN" : "infinite", p->global_step + 1, p->epoch + 1);
-                return fail_everywhere(c, e, ERR_RUNTIME);
-            }
-            const int batch = batch_size_of(t, p->step);
-            p->loss_sum += batch_loss;
-            p->samples += batch;
-            p->step++;
-            p->global_step++;
-            if (root)
-                metrics_progress(&t->metrics, p->epoch + 1, p->step, t->steps_per_epoch,
-                                 batch_loss / batch, comm_time());
-            done = cfg->max_steps > 0 && p->global_step >= cfg->max_steps;
-            if (stop || done)
-                break;
-            if (cfg->checkpoint_every_steps > 0 &&
-                p->global_step % cfg->checkpoint_every_steps == 0 &&
-                p->step < t->steps_per_epoch && trainer_save(t, e) != ERR_OK)
-                return e->code;
-        }
+        if (train_epoch(t, lr, &stop, &done, e) != ERR_OK)
+            return e->code;
         const double seconds = comm_time() - t0;
         memset(last, 0, sizeof *last);
         last->epoch = p->epoch + 1;
@@ -362,19 +401,20 @@ static int train_loop(Trainer *t, EpochStats *last, Err *e)
         double next_lr = lr;
         if (root)
             next_lr = finish_epoch(t, last);
-        if (!last->complete)
-            break; /* --max-steps ended the run inside the epoch */
-        comm_bcast(c, &next_lr, sizeof next_lr, 0);
-        t->sched.lr = next_lr;
-        p->epoch++;
-        p->step = 0;
-        p->loss_sum = 0;
-        p->samples = 0;
-        const int every = cfg->checkpoint_every_epochs;
-        if (((every > 0 && p->epoch % every == 0) || stop) && trainer_save(t, e) != ERR_OK)
-            return e->code;
-        if (stop)
-            break;
+        if (last->complete) {
+            comm_bcast(c, &next_lr, sizeof next_lr, 0);
+            t->sched.lr = next_lr;
+            p->epoch++;
+            p->step = 0;
+            p->loss_sum = 0;
+            p->samples = 0;
+            const int every = cfg->checkpoint_every_epochs;
+            if (((every > 0 && p->epoch % every == 0) || stop) && trainer_save(t, e) != ERR_OK)
+                return e->code;
+        }
+        gather_phases(t, last);
+        if (root)
+            metrics_epoch(&t->metrics, last);
     }
     if (trainer_save(t, e) != ERR_OK)
         return e->code;
@@ -408,6 +448,15 @@ int train_run(const Config *cfg, Comm *c, Err *e)
     if (t.n_history > 0)
         last = t.history[t.n_history - 1];
     rc = train_loop(&t, &last, e);
+    if (rc == ERR_OK || rc == ERR_STOPPED) {
+        EpochStats rest; /* what the last epoch line did not count: the final checkpoint */
+        gather_phases(&t, &rest);
+        double run[N_PHASES][3];
+        for (int k = 0; k < N_PHASES; k++)
+            comm_min_avg_max(c, t.total[k], run[k]);
+        if (root)
+            metrics_phases(&t.metrics, run, c->size, t.progress.global_step);
+    }
     if (root && rc == ERR_OK)
         metrics_final(&t.metrics, &last, comm_time() - t_start);
     if (root && rc == ERR_STOPPED)
