@@ -35,7 +35,21 @@ void comm_finalize(Comm *c);
  * code. */
 int comm_agree(Comm *c, Err *e);
 
-/* In-place sum over all ranks; every rank receives the same bits. */
+/* The gradient reduction, in two calls. comm_reduce_buffer (collective) sets up and returns
+ * this rank's buffer of n floats, to write its contribution into (it stays valid until the next
+ * comm_reduce_buffer or comm_finalize). comm_reduce (collective) sums all ranks' buffers and
+ * returns the sum, the same bits on every rank, valid until the next comm_reduce; the rank's
+ * own buffer may be written again as soon as it returns. Within a node the ranks sum in their
+ * shared memory, each rank its own slice; between nodes the first rank of each node reduces
+ * and broadcasts over MPI. */
+float *comm_reduce_buffer(Comm *c, size_t n);
+const float *comm_reduce(Comm *c);
+
+/* 1: comm_reduce_buffer from now on sets up plain MPI_Allreduce instead of the shared-memory
+ * reduction (for comparison; MPITRAIN_ALLREDUCE=mpi sets it at start). */
+void comm_use_plain_allreduce(Comm *c, int on);
+
+/* In-place sum over all ranks (reduce, then broadcast); every rank receives the same bits. */
 void comm_allreduce_sum(Comm *c, float *buf, size_t n);
 
 /* In-place sum of doubles (small statistics). */

@@ -4,8 +4,12 @@
 #ifndef MPITRAIN_GEMM_H
 #define MPITRAIN_GEMM_H
 
-/* Call once per process before the first product: pins BLIS to one thread (one rank per core). */
+/* Call once per process before the first product: pins BLIS to one thread (one rank per core)
+ * and picks its kernels where BLIS's own CPU detection would fall back to generic ones. */
 void gemm_init(void);
+
+/* The name of the kernel set BLIS runs ("skx", "haswell", "zen3", "generic", ...). */
+const char *gemm_kernels(void);
 
 /* op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are row strides (elements). */
 void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,

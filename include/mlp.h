@@ -23,8 +23,11 @@ typedef struct Mlp {
     size_t n_params;
     int max_rows;                      /* the largest batch forward/backward accept */
     float *params;                     /* [n_params]: fc1.weight, fc1.bias, fc2.weight, ... */
-    float *grads;                      /* [n_params + grad_extra]: same layout, then the caller's
-                                          extra slots, so one allreduce moves everything */
+    float *grads;                      /* [n_params + grad_extra]: where backward writes: same
+                                          layout, then the caller's extra slots, so one
+                                          allreduce moves everything; own_grads or the
+                                          caller's buffer (mlp_use_grads) */
+    float *own_grads;                  /* the buffer mlp_init allocates */
     float *act[MLP_MAX_LAYERS];        /* act[l]: [max_rows][layer[l].out], output of layer l
                                           (after ReLU except the last: the logits) */
     float *delta[2];                   /* [max_rows][widest layer]: backward scratch */
@@ -34,6 +37,10 @@ typedef struct Mlp {
  * Allocates everything; parameters start at zero (see mlp_init_params). */
 int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_extra, Err *e);
 void mlp_free(Mlp *m);
+
+/* Let backward write into buf [n_params + grad_extra] instead (for example memory the ranks
+ * reduce in); the caller keeps it alive and frees it. */
+void mlp_use_grads(Mlp *m, float *buf);
 
 /* PyTorch's default for nn.Linear: weights and biases uniform in [-1/sqrt(in), 1/sqrt(in)],
  * drawn from the counter-based generator keyed by seed. */

@@ -19,9 +19,10 @@ int sgd_init(Sgd *s, size_t n, double momentum, double dampening, double weight_
              int nesterov, Err *e);
 void sgd_free(Sgd *s);
 
-/* params -= lr * update(grads), torch.optim.SGD's rule:
+/* params -= lr * update(g), torch.optim.SGD's rule, with g = grads * grad_scale (the summed
+ * gradient times 1 / batch; a scale of 1 leaves the gradient as it is, bit for bit):
  *   d = g + wd * p;  buf = d on the first step, else buf = momentum * buf + (1 - dampening) * d;
  *   d = nesterov ? d + momentum * buf : buf;  p = p - lr * d. */
-void sgd_step(Sgd *s, float *params, const float *grads, double lr);
+void sgd_step(Sgd *s, float *params, const float *grads, float grad_scale, double lr);
 
 #endif

@@ -1,12 +1,50 @@
 #include "comm.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <mpi.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A barrier for the ranks of one node, in their shared memory: sense-reversing; a waiting rank
+ * spins briefly, then sleeps on a futex until the last rank wakes it. When the node has more
+ * ranks than cores it sleeps at once, handing its core to the ranks still computing instead of
+ * burning its time slice. */
+typedef struct NodeBarrier {
+    _Atomic int count;
+    _Atomic int sense;
+    _Atomic int sleepers;
+    char pad[52];
+} NodeBarrier;
+
+/* The gradient reduction. Within a node every rank writes its gradient straight into its slot
+ * of shared memory, each rank sums its own slice over all slots (always in slot order, so every
+ * rank gets the same bits) into the result, and every rank reads the result where it lies.
+ * With one rank, or with plain MPI, the slot is private memory and the sum is made in place. */
+typedef struct Reducer {
+    CommShared shm;       /* barrier, then node_size slots, then the result */
+    NodeBarrier *barrier;
+    float *slot;          /* [node_size][stride] */
+    float *result;        /* [stride] */
+    float *private_slot;  /* [n]: the buffer when nothing is shared */
+    size_t n;             /* floats per buffer; 0: not set up */
+    size_t stride;        /* n rounded up to a cache line */
+    int sense;            /* this rank's barrier sense */
+    int spin;             /* pauses before sleeping: 0 when the node has more ranks than cores */
+} Reducer;
+
+static void reducer_free(Reducer *r);
 
 struct CommImpl {
-    MPI_Comm world; /* a duplicate of MPI_COMM_WORLD, errors returned to us */
-    MPI_Comm node;  /* ranks sharing memory (or a forced smaller group) */
+    MPI_Comm world;   /* a duplicate of MPI_COMM_WORLD, errors returned to us */
+    MPI_Comm node;    /* ranks sharing memory (or a forced smaller group) */
+    MPI_Comm leaders; /* the first rank of every node; MPI_COMM_NULL elsewhere */
+    Reducer reducer;
+    int plain_mpi;    /* 1: MPI_Allreduce instead of the node reduction */
 };
 
 /* Report a failed MPI call with its place and MPI's own words, then end the job. */
@@ -64,12 +102,20 @@ int comm_init(Comm *c, int *argc, char ***argv, Err *e)
     MPI_CHECK(MPI_Comm_size(impl->node, &c->node_size));
     int leader = c->node_rank == 0;
     MPI_CHECK(MPI_Allreduce(&leader, &c->n_nodes, 1, MPI_INT, MPI_SUM, impl->world));
+    MPI_CHECK(MPI_Comm_split(impl->world, leader ? 0 : MPI_UNDEFINED, c->rank, &impl->leaders));
+    const char *how = getenv("MPITRAIN_ALLREDUCE");
+    impl->plain_mpi = how != NULL && strcmp(how, "mpi") == 0;
+    if (impl->leaders != MPI_COMM_NULL)
+        MPI_CHECK(MPI_Comm_set_errhandler(impl->leaders, MPI_ERRORS_RETURN));
     return ERR_OK;
 }
 
 void comm_finalize(Comm *c)
 {
     if (c->impl != NULL) {
+        reducer_free(&c->impl->reducer);
+        if (c->impl->leaders != MPI_COMM_NULL)
+            MPI_Comm_free(&c->impl->leaders);
         MPI_Comm_free(&c->impl->node);
         MPI_Comm_free(&c->impl->world);
         free(c->impl);
@@ -95,10 +141,118 @@ int comm_agree(Comm *c, Err *e)
     return e->code;
 }
 
+static long futex(_Atomic int *addr, int op, int val)
+{
+    return syscall(SYS_futex, (int *)addr, op, val, NULL, NULL, 0);
+}
+
+static void node_barrier(Comm *c, Reducer *r)
+{
+    NodeBarrier *b = r->barrier;
+    const int sense = r->sense = !r->sense;
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == c->node_size - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->sense, sense, memory_order_seq_cst);
+        if (atomic_load_explicit(&b->sleepers, memory_order_seq_cst) > 0)
+            futex(&b->sense, FUTEX_WAKE, INT_MAX);
+        return;
+    }
+    for (int i = 0; i < r->spin; i++) {
+        if (atomic_load_explicit(&b->sense, memory_order_acquire) == sense)
+            return;
+        __builtin_ia32_pause();
+    }
+    atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&b->sense, memory_order_seq_cst) != sense)
+        futex(&b->sense, FUTEX_WAIT, !sense); /* returns at once if sense changed already */
+    atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_relaxed);
+}
+
+void comm_use_plain_allreduce(Comm *c, int on) { c->impl->plain_mpi = on; }
+
+static void reducer_free(Reducer *r)
+{
+    comm_shared_free(&r->shm);
+    free(r->private_slot);
+    memset(r, 0, sizeof *r);
+}
+
+float *comm_reduce_buffer(Comm *c, size_t n)
+{
+    Reducer *r = &c->impl->reducer;
+    reducer_free(r);
+    r->n = n;
+    r->stride = (n + 15) / 16 * 16;
+    if (c->size == 1 || c->impl->plain_mpi) {
+        r->private_slot = calloc(r->stride, sizeof(float));
+        if (r->private_slot == NULL) {
+            fprintf(stderr, "mpitrain: rank %d: error: out of memory for the gradient buffer\n",
+                    c->rank);
+            comm_abort(c, ERR_RUNTIME);
+        }
+        return r->private_slot;
+    }
+    size_t bytes = sizeof(NodeBarrier) + sizeof(float) * r->stride * ((size_t)c->node_size + 1);
+    comm_shared_alloc(c, bytes, &r->shm);
+    r->barrier = r->shm.ptr;
+    r->slot = (float *)(r->barrier + 1);
+    r->result = r->slot + r->stride * (size_t)c->node_size;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    r->spin = cores > 0 && c->node_size > cores ? 0 : 20000;
+    if (c->node_rank == 0)
+        memset(r->barrier, 0, sizeof *r->barrier);
+    comm_shared_sync(c, &r->shm);
+    return r->slot + r->stride * (size_t)c->node_rank;
+}
+
+const float *comm_reduce(Comm *c)
+{
+    Reducer *r = &c->impl->reducer;
+    const size_t n = r->n;
+    if (r->private_slot != NULL) {
+        if (c->size > 1)
+            MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, r->private_slot, (int)n, MPI_FLOAT, MPI_SUM,
+                                    c->impl->world));
+        return r->private_slot;
+    }
+    const int k = c->node_size;
+    node_barrier(c, r); /* every slot written */
+    /* this rank's slice, in whole cache lines */
+    size_t per = (r->stride / 16 + (size_t)k - 1) / (size_t)k * 16;
+    size_t lo = per * (size_t)c->node_rank, hi = lo + per < n ? lo + per : n;
+    if (lo < hi) {
+        float *restrict out = r->result;
+        memcpy(out + lo, r->slot + lo, (hi - lo) * sizeof(float));
+        for (int q = 1; q < k; q++) {
+            const float *restrict in = r->slot + r->stride * (size_t)q;
+            for (size_t i = lo; i < hi; i++)
+                out[i] += in[i];
+        }
+    }
+    node_barrier(c, r); /* the node's sum complete */
+    if (c->n_nodes > 1) {
+        /* between nodes: reduce to the first node, then broadcast, so every node ends with
+         * the same bits (an allreduce need not promise that) */
+        if (c->impl->leaders != MPI_COMM_NULL) {
+            int lrank;
+            MPI_CHECK(MPI_Comm_rank(c->impl->leaders, &lrank));
+            MPI_CHECK(MPI_Reduce(lrank == 0 ? MPI_IN_PLACE : r->result, r->result, (int)n,
+                                 MPI_FLOAT, MPI_SUM, 0, c->impl->leaders));
+            MPI_CHECK(MPI_Bcast(r->result, (int)n, MPI_FLOAT, 0, c->impl->leaders));
+        }
+        node_barrier(c, r);
+    }
+    return r->result;
+}
+
 void comm_allreduce_sum(Comm *c, float *buf, size_t n)
 {
-    if (c->size > 1)
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->impl->world));
+    /* reduce, then broadcast: every rank receives the root's bits */
+    if (c->size == 1)
+        return;
+    MPI_CHECK(MPI_Reduce(c->rank == 0 ? MPI_IN_PLACE : buf, buf, (int)n, MPI_FLOAT, MPI_SUM, 0,
+                         c->impl->world));
+    MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_FLOAT, 0, c->impl->world));
 }
 
 void comm_allreduce_sum_double(Comm *c, double *buf, size_t n)

@@ -39,7 +39,7 @@ int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_ex
     }
     m->n_params = off;
     if ((m->params = alloc_floats(off, e)) == NULL ||
-        (m->grads = alloc_floats(off + grad_extra, e)) == NULL)
+        (m->own_grads = alloc_floats(off + grad_extra, e)) == NULL)
         goto fail;
     for (int l = 0; l < m->n_layers; l++)
         if ((m->act[l] = alloc_floats((size_t)max_rows * m->layer[l].out, e)) == NULL)
@@ -47,6 +47,7 @@ int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_ex
     for (int k = 0; k < 2; k++)
         if ((m->delta[k] = alloc_floats((size_t)max_rows * widest, e)) == NULL)
             goto fail;
+    m->grads = m->own_grads;
     return ERR_OK;
 fail:
     mlp_free(m);
@@ -56,13 +57,15 @@ fail:
 void mlp_free(Mlp *m)
 {
     free(m->params);
-    free(m->grads);
+    free(m->own_grads);
     for (int l = 0; l < MLP_MAX_LAYERS; l++)
         free(m->act[l]);
     free(m->delta[0]);
     free(m->delta[1]);
     memset(m, 0, sizeof *m);
 }
+
+void mlp_use_grads(Mlp *m, float *buf) { m->grads = buf != NULL ? buf : m->own_grads; }
 
 void mlp_init_params(Mlp *m, uint64_t seed)
 {

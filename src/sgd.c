@@ -32,7 +32,7 @@ void sgd_free(Sgd *s)
  * the bit; elsewhere the default clone calls fmaf, slower but equal. */
 __attribute__((target_clones("fma", "default"))) void sgd_step(Sgd *s, float *restrict params,
                                                                 const float *restrict grads,
-                                                                double lr)
+                                                                float grad_scale, double lr)
 {
     const float neg_lr = (float)-lr, wd = s->weight_decay, m = s->momentum;
     const float one_minus_damp = s->one_minus_dampening;
@@ -40,7 +40,8 @@ __attribute__((target_clones("fma", "default"))) void sgd_step(Sgd *s, float *re
     const size_t n = s->n;
     if (buf == NULL) {
         for (size_t i = 0; i < n; i++) {
-            float d = wd != 0.0f ? fmaf(wd, params[i], grads[i]) : grads[i];
+            float g = grads[i] * grad_scale;
+            float d = wd != 0.0f ? fmaf(wd, params[i], g) : g;
             params[i] = fmaf(neg_lr, d, params[i]);
         }
         return;
@@ -48,7 +49,8 @@ __attribute__((target_clones("fma", "default"))) void sgd_step(Sgd *s, float *re
     const int first = !s->has_buf;
     s->has_buf = 1;
     for (size_t i = 0; i < n; i++) {
-        float d = wd != 0.0f ? fmaf(wd, params[i], grads[i]) : grads[i];
+        float g = grads[i] * grad_scale;
+        float d = wd != 0.0f ? fmaf(wd, params[i], g) : g;
         float b = first ? d : fmaf(one_minus_damp, d, buf[i] * m);
         buf[i] = b;
         d = s->nesterov ? fmaf(m, b, d) : b;

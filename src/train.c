@@ -142,6 +142,7 @@ static int trainer_init(Trainer *t, const Config *cfg, Comm *c, Err *e)
         trainer_free(t);
         return e->code;
     }
+    mlp_use_grads(&t->mlp, comm_reduce_buffer(c, t->mlp.n_params + N_SLOTS));
     mlp_init_params(&t->mlp, cfg->seed);
     sched_init(&t->sched, cfg);
     return ERR_OK;
@@ -293,16 +294,13 @@ static double train_step(Trainer *t, long step, double lr, int *stop)
     float *slots = m->grads + m->n_params;
     slots[SLOT_LOSS] = (float)loss;
     slots[SLOT_STOP] = stop_signal != 0 ? 1.0f : 0.0f;
-    comm_allreduce_sum(t->comm, m->grads, m->n_params + N_SLOTS);
+    const float *sum = comm_reduce(t->comm); /* m->grads is this rank's reduce buffer */
     lap(t, PHASE_ALLREDUCE, &mark);
-    *stop = slots[SLOT_STOP] > 0.0f;
-    double batch_loss = slots[SLOT_LOSS];
+    *stop = sum[m->n_params + SLOT_STOP] > 0.0f;
+    double batch_loss = sum[m->n_params + SLOT_LOSS];
     if (!isfinite(batch_loss))
         return batch_loss;
-    const float inv = 1.0f / (float)batch;
-    for (size_t i = 0; i < m->n_params; i++)
-        m->grads[i] *= inv;
-    sgd_step(&t->sgd, m->params, m->grads, lr);
+    sgd_step(&t->sgd, m->params, sum, 1.0f / (float)batch, lr);
     lap(t, PHASE_OPTIMIZER, &mark);
     return batch_loss;
 }
@@ -432,9 +430,9 @@ int train_run(const Config *cfg, Comm *c, Err *e)
     if (root && !cfg->quiet) {
         config_print(cfg, stdout);
         printf("ranks %d on %d node(s); %d train and %d test images; %zu parameters; "
-               "%ld steps per epoch\n",
+               "%ld steps per epoch; BLIS kernels %s\n",
                c->size, c->n_nodes, t.data.n[SPLIT_TRAIN], t.data.n[SPLIT_TEST], t.mlp.n_params,
-               t.steps_per_epoch);
+               t.steps_per_epoch, gemm_kernels());
         fflush(stdout);
     }
     rc = trainer_restore(&t, e);

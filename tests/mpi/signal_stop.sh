@@ -5,7 +5,7 @@
 # SIGTERM goes to the ranks themselves (as SLURM does at a time limit).
 . "$(dirname "$0")/lib.sh"
 
-args=(--sched step --step-size 1 --gamma 0.5 --epochs 3 --checkpoint-every-epochs 0)
+args=(--sched step --step-size 1 --gamma 0.5 --epochs 20 --checkpoint-every-epochs 0)
 mpi 2 "${args[@]}" --quiet --checkpoint-dir "$WORK/ref" > "$WORK/ref.log" 2>&1 \
     || { fail "uninterrupted run failed"; cat "$WORK/ref.log"; }
 
@@ -17,7 +17,7 @@ stop_and_resume() {
     local job=$! # the timeout process; mpirun is its child, the ranks are mpirun's
     # wait until training runs (the configuration line is printed before the first step)
     for _ in $(seq 100); do grep -q "steps per epoch" "$dir.log" 2>/dev/null && break; sleep 0.1; done
-    sleep 0.6
+    sleep 0.3
     local launcher
     launcher=$(pgrep -P "$job")
     [ -n "$launcher" ] || { fail "$name: mpirun not found under pid $job"; return; }
@@ -42,7 +42,7 @@ stop_and_resume() {
     check "$name: resume finishes with exit 0 (got $rc)" test "$rc" -eq 0
     check "$name: resume continued from step $stopped" grep -q "global step ${stopped:-x}," "$dir.resume.log"
     check "$name: final weights bit-identical to the uninterrupted run" \
-        same_weights "$WORK/ref/step-00001800.h5" "$dir/step-00001800.h5" 0
+        same_weights "$WORK/ref/step-00012000.h5" "$dir/step-00012000.h5" 0
 }
 
 stop_and_resume usr1 usr1-mpirun

@@ -327,7 +327,7 @@ static void test_sgd_ref(void)
                            "%s:%d: bad step line (or no case/param0 before it)", r.path,
                            r.lineno))
                 continue;
-            sgd_step(&s, params, grad, lr);
+            sgd_step(&s, params, grad, 1.0f, lr);
             steps++;
             case_steps++;
             int bad = -1;
