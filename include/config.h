@@ -27,6 +27,7 @@ typedef enum { PLATEAU_MAX, PLATEAU_MIN } PlateauMode;
 typedef enum { METRIC_VAL_ACC, METRIC_VAL_LOSS } PlateauMetric;
 typedef enum { THRESHOLD_REL, THRESHOLD_ABS } ThresholdMode;
 typedef enum { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF } ProgressMode;
+typedef enum { LR_SCALING_NONE, LR_SCALING_LINEAR } LrScaling;
 
 typedef struct Config {
     RunMode mode; /* `mpitrain eval ...` evaluates a checkpoint instead of training */
@@ -50,6 +51,8 @@ typedef struct Config {
     /* optimizer (torch.optim.SGD) */
     double lr, momentum, dampening, weight_decay;
     int nesterov;
+    LrScaling lr_scaling; /* linear: the rate is lr * batch_size / lr_base_batch */
+    int lr_base_batch;
 
     /* learning-rate schedule (torch.optim.lr_scheduler), stepped once per epoch */
     SchedType sched;
@@ -113,6 +116,9 @@ void config_format(const Config *cfg, int i, char *buf, size_t len);
 
 /* Width of each layer, input first: {784, hidden..., 10}; returns the number of layers + 1. */
 int config_layer_sizes(const Config *cfg, int *sizes, int max);
+
+/* The learning rate the run starts from: --lr, scaled linearly with the batch when asked. */
+double config_base_lr(const Config *cfg);
 
 /* The name of a schedule type ("plateau", "step", ...). */
 const char *config_sched_name(SchedType t);

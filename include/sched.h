@@ -32,7 +32,8 @@ typedef struct Scheduler {
     int cooldown_counter;
 } Scheduler;
 
-/* The schedule the configuration asks for, at epoch 0. t_max 0 means epochs - warmup. */
+/* The schedule the configuration asks for, at epoch 0, from config_base_lr. t_max 0 means
+ * epochs - warmup. */
 void sched_init(Scheduler *s, const Config *cfg);
 
 /* After an epoch: the metric (only ReduceLROnPlateau reads it) moves the schedule to the next

@@ -39,6 +39,7 @@ static const char *const mode_words[] = {"max", "min", NULL};
 static const char *const metric_words[] = {"val_acc", "val_loss", NULL};
 static const char *const threshold_words[] = {"rel", "abs", NULL};
 static const char *const progress_words[] = {"auto", "on", "off", NULL};
+static const char *const scaling_words[] = {"none", "linear", NULL};
 
 #define OFF(field) offsetof(Config, field)
 
@@ -71,6 +72,11 @@ static const Option options[] = {
     {"dampening", KIND_DOUBLE, OFF(dampening), 0, 0, NULL, "0", NULL, "dampening of momentum"},
     {"weight-decay", KIND_DOUBLE, OFF(weight_decay), 0, 0, NULL, "0", NULL,
      "L2 penalty added to the gradient"},
+    {"lr-scaling", KIND_CHOICE, OFF(lr_scaling), 0, 0, scaling_words, "none", NULL,
+     "linear: train at lr * batch-size / lr-base-batch (Goyal et al., 2017; pair it with\n"
+     "--warmup-epochs); none: at lr"},
+    {"lr-base-batch", KIND_INT, OFF(lr_base_batch), 0, 0, NULL, "100", NULL,
+     "the batch size --lr is meant for, with --lr-scaling linear"},
 
     {"sched", KIND_CHOICE, OFF(sched), 0, 0, sched_words, "plateau",
      "Learning-rate schedule (stepped after every epoch)",
@@ -334,6 +340,8 @@ int config_validate(const Config *c, int world_size, Err *e)
         return err_set(e, ERR_INPUT, "--max-steps: %ld is negative", c->max_steps);
     if (!(c->lr > 0))
         return err_set(e, ERR_INPUT, "--lr: %g is not positive", c->lr);
+    if (c->lr_base_batch < 1)
+        return err_set(e, ERR_INPUT, "--lr-base-batch: %d is not positive", c->lr_base_batch);
     if (c->momentum < 0)
         return err_set(e, ERR_INPUT, "--momentum: %g is negative", c->momentum);
     if (c->dampening < 0 || c->dampening > 1)
@@ -518,3 +526,10 @@ int config_layer_sizes(const Config *cfg, int *sizes, int max)
 }
 
 const char *config_sched_name(SchedType t) { return sched_words[t]; }
+
+double config_base_lr(const Config *cfg)
+{
+    if (cfg->lr_scaling == LR_SCALING_LINEAR)
+        return cfg->lr * cfg->batch_size / cfg->lr_base_batch;
+    return cfg->lr;
+}

@@ -7,9 +7,9 @@ void sched_init(Scheduler *s, const Config *cfg)
 {
     memset(s, 0, sizeof *s);
     s->type = cfg->sched;
-    s->base_lr = cfg->lr;
+    s->base_lr = config_base_lr(cfg);
     s->warmup_epochs = cfg->warmup_epochs;
-    s->lr = s->warmup_epochs > 0 ? cfg->lr / s->warmup_epochs : cfg->lr;
+    s->lr = s->warmup_epochs > 0 ? s->base_lr / s->warmup_epochs : s->base_lr;
     s->step_size = cfg->step_size;
     s->gamma = cfg->gamma;
     memcpy(s->milestones, cfg->milestones, sizeof s->milestones);

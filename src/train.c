@@ -433,6 +433,9 @@ int train_run(const Config *cfg, Comm *c, Err *e)
                "%ld steps per epoch; BLIS kernels %s\n",
                c->size, c->n_nodes, t.data.n[SPLIT_TRAIN], t.data.n[SPLIT_TEST], t.mlp.n_params,
                t.steps_per_epoch, gemm_kernels());
+        if (cfg->lr_scaling == LR_SCALING_LINEAR)
+            printf("lr %g = %g * batch %d / %d (--lr-scaling linear)\n", config_base_lr(cfg),
+                   cfg->lr, cfg->batch_size, cfg->lr_base_batch);
         fflush(stdout);
     }
     rc = trainer_restore(&t, e);
