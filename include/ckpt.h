@@ -47,6 +47,13 @@ void ckpt_init(void);
 /* Make dir if needed and prove it writable by creating and removing a file in it. */
 int ckpt_check_dir(const char *dir, Err *e);
 
+/* Take dir/.lock for this process (an flock, released by ckpt_unlock or when the process
+ * ends, however it ends), so that two jobs never write into one folder; then remove the
+ * temporary files a crashed writer may have left. ERR_INPUT naming the holder's pid when another
+ * process holds it. *fd receives the lock's descriptor. */
+int ckpt_lock(const char *dir, int *fd, Err *e);
+void ckpt_unlock(int fd);
+
 /* Write dir/step-<global step>.h5 through a temporary file in dir, then remove all but the keep
  * newest checkpoints. On failure nothing but the temporary file is touched, and it is removed.
  * The final path goes into path (len bytes). */

@@ -59,4 +59,11 @@ void metrics_final(Metrics *m, const EpochStats *s, double total_seconds);
 /* The time of each phase over the whole run, min / mean / max over the ranks (not when quiet). */
 void metrics_phases(Metrics *m, double phase[N_PHASES][3], int ranks, long steps);
 
+/* This process's memory in MiB: peak resident set, and proportional set size now (shared pages
+ * divided among the processes that map them); -1 where the system does not tell. */
+void metrics_memory_self(double *peak_rss, double *pss);
+
+/* The memory line: peak RSS min / mean / max over ranks, and the PSS of all ranks summed. */
+void metrics_memory(Metrics *m, const double rss[3], double pss_total, int ranks);
+
 #endif

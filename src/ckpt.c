@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,49 @@ int ckpt_check_dir(const char *dir, Err *e)
     close(fd);
     unlink(path);
     return ERR_OK;
+}
+
+int ckpt_lock(const char *dir, int *fd, Err *e)
+{
+    char path[CONFIG_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return err_set(e, ERR_INPUT, "%s: cannot open the lock file: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(*fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(*fd);
+        *fd = -1;
+        return err_set(e, ERR_INPUT,
+                       "%s: another mpitrain job (pid %s) is using this checkpoint folder; "
+                       "give each job its own --checkpoint-dir",
+                       dir, holder[0] ? holder : "unknown");
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)len, 0) != len)
+        return err_set(e, ERR_INPUT, "%s: cannot write the lock file: %s", path, strerror(errno));
+    /* temporary files of a writer that died before its rename */
+    DIR *d = opendir(dir);
+    struct dirent *ent;
+    while (d != NULL && (ent = readdir(d)) != NULL)
+        if (strncmp(ent->d_name, ".tmp-step-", 10) == 0) {
+            char old[CONFIG_PATH_MAX + 300];
+            snprintf(old, sizeof old, "%s/%s", dir, ent->d_name);
+            unlink(old);
+        }
+    if (d != NULL)
+        closedir(d);
+    return ERR_OK;
+}
+
+void ckpt_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing the only descriptor releases the flock */
 }
 
 /* The global step of a file named step-<digits>.h5, or -1. */

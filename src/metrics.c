@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Whether stdout ends at a terminal. Open MPI's mpirun hands each rank a pseudo-terminal even
@@ -116,5 +117,33 @@ void metrics_phases(Metrics *m, double phase[N_PHASES][3], int ranks, long steps
         printf("  %-10s %9.3f %9.3f %9.3f   %8.1f us/step\n", metrics_phase_names[k],
                phase[k][0], phase[k][1], phase[k][2],
                steps > 0 ? 1e6 * phase[k][1] / steps : 0.0);
+    fflush(stdout);
+}
+
+void metrics_memory_self(double *peak_rss, double *pss)
+{
+    struct rusage ru;
+    *peak_rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1;
+    *pss = -1;
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (f == NULL)
+        return;
+    char line[256];
+    long kb;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "Pss: %ld kB", &kb) == 1) {
+            *pss = kb / 1024.0;
+            break;
+        }
+    fclose(f);
+}
+
+void metrics_memory(Metrics *m, const double rss[3], double pss_total, int ranks)
+{
+    if (m->quiet)
+        return;
+    printf("memory: peak RSS per rank %.1f / %.1f / %.1f MiB (min / mean / max); "
+           "PSS of all %d rank%s %.1f MiB\n",
+           rss[0], rss[1], rss[2], ranks, ranks == 1 ? "" : "s", pss_total);
     fflush(stdout);
 }

@@ -56,6 +56,7 @@ typedef struct Trainer {
     long last_saved_step; /* global step of the newest checkpoint written or loaded; -1: none */
     double phase[N_PHASES];   /* seconds in each phase since the epoch began, this rank */
     double total[N_PHASES];   /* the same over the whole run */
+    int lock_fd;              /* rank 0: the checkpoint folder's lock; -1: none */
 } Trainer;
 
 /* Add the time since *mark to phase k and move the mark to now. */
@@ -68,8 +69,10 @@ static void lap(Trainer *t, int k, double *mark)
 
 static void trainer_free(Trainer *t)
 {
-    if (t->comm->rank == 0)
+    if (t->comm->rank == 0) {
         metrics_close(&t->metrics);
+        ckpt_unlock(t->lock_fd);
+    }
     free(t->history);
     free(t->order);
     free(t->x);
@@ -104,6 +107,7 @@ static int trainer_init(Trainer *t, const Config *cfg, Comm *c, Err *e)
     t->cfg = cfg;
     t->comm = c;
     t->last_saved_step = -1;
+    t->lock_fd = -1;
     gemm_init();
     ckpt_init();
     int rc = dataset_load(&t->data, c, cfg->data_dir, e);
@@ -133,8 +137,9 @@ static int trainer_init(Trainer *t, const Config *cfg, Comm *c, Err *e)
                     "--batch-size %d is larger than the %d training samples and --drop-last "
                     "leaves no batch",
                     cfg->batch_size, n_train);
-        else if (cfg->checkpoint_dir[0] != '\0')
-            ckpt_check_dir(cfg->checkpoint_dir, e);
+        else if (cfg->checkpoint_dir[0] != '\0' &&
+                 ckpt_check_dir(cfg->checkpoint_dir, e) == ERR_OK)
+            ckpt_lock(cfg->checkpoint_dir, &t->lock_fd, e);
         if (e->code == ERR_OK)
             metrics_open(&t->metrics, cfg->metrics_path, cfg->quiet, cfg->progress, e);
     }
@@ -455,8 +460,14 @@ int train_run(const Config *cfg, Comm *c, Err *e)
         double run[N_PHASES][3];
         for (int k = 0; k < N_PHASES; k++)
             comm_min_avg_max(c, t.total[k], run[k]);
-        if (root)
+        double rss, pss, rss_stats[3], pss_stats[3];
+        metrics_memory_self(&rss, &pss);
+        comm_min_avg_max(c, rss, rss_stats);
+        comm_min_avg_max(c, pss, pss_stats);
+        if (root) {
             metrics_phases(&t.metrics, run, c->size, t.progress.global_step);
+            metrics_memory(&t.metrics, rss_stats, pss_stats[1] * c->size, c->size);
+        }
     }
     if (root && rc == ERR_OK)
         metrics_final(&t.metrics, &last, comm_time() - t_start);
