@@ -12,4 +12,7 @@
 void loss_softmax_xent(const float *logits, const uint8_t *labels, int rows, int classes,
                        float *dlogits, double *loss_sum, long *correct);
 
+/* The index of the largest of `classes` values (the first one on ties): the predicted class. */
+int loss_argmax(const float *row, int classes);
+
 #endif

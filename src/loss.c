@@ -3,6 +3,15 @@
 #include <math.h>
 #include <stddef.h>
 
+int loss_argmax(const float *row, int classes)
+{
+    int arg = 0;
+    for (int j = 1; j < classes; j++)
+        if (row[j] > row[arg])
+            arg = j;
+    return arg;
+}
+
 void loss_softmax_xent(const float *logits, const uint8_t *labels, int rows, int classes,
                        float *dlogits, double *loss_sum, long *correct)
 {
@@ -10,10 +19,7 @@ void loss_softmax_xent(const float *logits, const uint8_t *labels, int rows, int
     long right = 0;
     for (int r = 0; r < rows; r++) {
         const float *z = logits + (long)r * classes;
-        int arg = 0;
-        for (int j = 1; j < classes; j++)
-            if (z[j] > z[arg])
-                arg = j;
+        const int arg = loss_argmax(z, classes);
         const float top = z[arg];
         /* log-sum-exp around the largest logit: no exp() above 1 */
         float denom = 0.0f;

@@ -252,14 +252,9 @@ static void evaluate(const Dataset *d, Mlp *m, int normalize, float *x, uint8_t 
         const float *logits = mlp_forward(m, x, rows);
         loss_softmax_xent(logits, y, rows, DATASET_CLASSES, NULL, &loss_sum, &correct);
         if (confusion != NULL)
-            for (int r = 0; r < rows; r++) {
-                const float *z = logits + (size_t)r * DATASET_CLASSES;
-                int arg = 0;
-                for (int j = 1; j < DATASET_CLASSES; j++)
-                    if (z[j] > z[arg])
-                        arg = j;
-                confusion[y[r]][arg]++;
-            }
+            for (int r = 0; r < rows; r++)
+                confusion[y[r]][loss_argmax(logits + (size_t)r * DATASET_CLASSES,
+                                            DATASET_CLASSES)]++;
     }
     *loss = loss_sum / n;
     *acc = 100.0 * (double)correct / n;
