@@ -464,6 +464,9 @@ int train_run(const Config *cfg, Comm *c, Err *e)
             metrics_memory(&t.metrics, rss_stats, pss_stats[1] * c->size, c->size);
         }
     }
+    if (root && rc == ERR_OK && !cfg->quiet && c->size > 1)
+        printf("weights bit-identical on all %d ranks (compared at every checkpoint and at the "
+               "end)\n", c->size);
     if (root && rc == ERR_OK)
         metrics_final(&t.metrics, &last, comm_time() - t_start);
     if (root && rc == ERR_STOPPED)

@@ -5,9 +5,13 @@
 
 steps=100
 for np in 1 2 3 4; do
-    if ! mpi "$np" --max-steps $steps --quiet --checkpoint-dir "$WORK/np$np" > "$WORK/np$np.log" 2>&1; then
+    if ! mpi "$np" --max-steps $steps --progress off --checkpoint-dir "$WORK/np$np" > "$WORK/np$np.log" 2>&1; then
         fail "training on $np ranks failed:"; cat "$WORK/np$np.log"
     fi
+done
+for np in 2 3 4; do
+    check "np=$np: every rank ended with bit-identical weights" \
+        grep -q "weights bit-identical on all $np ranks" "$WORK/np$np.log"
 done
 ref=$(printf '%s/np1/step-%08d.h5' "$WORK" $steps)
 check "np=1 wrote its checkpoint" test -f "$ref"
