@@ -852,8 +852,10 @@ int ckpt_load_latest(const char *dir, CkptState *s, char *path, size_t len, Err 
     for (int i = 0; i < n; i++) {
         step_path(path, len, dir, steps[i]);
         int corrupt;
-        if (load_file(path, s, &corrupt, e) == ERR_OK)
+        if (load_file(path, s, &corrupt, e) == ERR_OK) {
+            err_clear(e); /* forget the corrupt ones skipped before */
             return ERR_OK;
+        }
         if (!corrupt)
             return e->code;
         fprintf(stderr, "mpitrain: warning: skipping %s\n", e->msg);

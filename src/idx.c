@@ -109,6 +109,17 @@ int idx_open(IdxReader *r, const char *path, int want_ndim, Err *e)
         total *= r->dims[i];
     }
     r->data_bytes = total;
+    /* deflate expands at most 1032:1, so a gzip file of n bytes holds at most 1032 n bytes: a
+     * header promising more is refused before anyone allocates for it */
+    const long long header = 4 + 4LL * want_ndim;
+    if (r->raw_size < 0 && (long long)total + header > 1032LL * (long long)st.st_size + 1032) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "header promises %u items (%zu bytes), more than a %lld-byte gzip file can hold; "
+                 "truncated or corrupt",
+                 r->dims[0], total, (long long)st.st_size);
+        return fail(r, e, ERR_INPUT, msg);
+    }
     if (r->raw_size >= 0) {
         long long want = 4 + 4LL * want_ndim + (long long)total;
         if (r->raw_size != want) {

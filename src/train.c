@@ -164,15 +164,16 @@ static int trainer_restore(Trainer *t, Err *e)
         return ERR_OK;
     if (c->rank == 0) {
         CkptState s = ckpt_state(t);
+        int rc;
         if (cfg->init_from[0] != '\0') {
-            ckpt_load_model(cfg->init_from, &t->mlp, e);
+            rc = ckpt_load_model(cfg->init_from, &t->mlp, e);
         } else if (strcmp(cfg->resume, "auto") == 0) {
-            ckpt_load_latest(cfg->checkpoint_dir, &s, path, sizeof path, e);
+            rc = ckpt_load_latest(cfg->checkpoint_dir, &s, path, sizeof path, e);
         } else {
             snprintf(path, sizeof path, "%s", cfg->resume);
-            ckpt_load(path, &s, e);
+            rc = ckpt_load(path, &s, e);
         }
-        resumed = e->code == ERR_OK && path[0] != '\0';
+        resumed = rc == ERR_OK && path[0] != '\0';
         t->n_history = s.n_history;
         if (resumed && t->progress.epoch > cfg->epochs)
             err_set(e, ERR_INPUT, "%s: checkpoint is at epoch %d, past --epochs %d", path,
