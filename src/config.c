@@ -268,13 +268,12 @@ static const Option *find_option(const char *name, size_t len)
 int config_parse(Config *cfg, int argc, char **argv, ParseResult *what, Err *e)
 {
     *what = PARSE_RUN;
-    int i = 1;
-    if (argc > 1 && strcmp(argv[1], "eval") == 0) {
-        cfg->mode = MODE_EVAL;
-        i = 2;
-    }
-    for (; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        if (strcmp(arg, "eval") == 0 && cfg->mode == MODE_TRAIN) { /* the one subcommand */
+            cfg->mode = MODE_EVAL;
+            continue;
+        }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             *what = PARSE_HELP;
             return ERR_OK;
