@@ -5,19 +5,7 @@
 # ctest sets MPITRAIN and SOURCE_DIR; see tests/slurm/CMakeLists.txt.
 set -u
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+. "$(dirname "$0")/../checks.sh"
 
 for var in MPITRAIN SOURCE_DIR; do
     if [ -z "${!var:-}" ]; then

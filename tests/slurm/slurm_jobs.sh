@@ -15,19 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cluster.sh"
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+. "$here/../checks.sh"
 # give_up REASON: the rest cannot run; counts as a failure.
 give_up() {
     fail "$*"
