@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <hdf5.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,13 +458,71 @@ static int write_history(hid_t file, const CkptState *s)
     return rc;
 }
 
-static int write_file(const char *path, const CkptState *s)
+/* Bob Jenkins' lookup3 hash (hashlittle, byte by byte), the checksum HDF5 puts on metadata. */
+static uint32_t rot32(uint32_t x, int k) { return x << k | x >> (32 - k); }
+
+static uint32_t lookup3(const unsigned char *k, size_t n)
+{
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)n;
+    for (; n > 12; n -= 12, k += 12) {
+        a += k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+        b += k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 | (uint32_t)k[7] << 24;
+        c += k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 | (uint32_t)k[11] << 24;
+        a -= c; a ^= rot32(c, 4);  c += b;
+        b -= a; b ^= rot32(a, 6);  a += c;
+        c -= b; c ^= rot32(b, 8);  b += a;
+        a -= c; a ^= rot32(c, 16); c += b;
+        b -= a; b ^= rot32(a, 19); a += c;
+        c -= b; c ^= rot32(b, 4);  b += a;
+    }
+    if (n == 0)
+        return c;
+    unsigned char t[12] = {0};
+    memcpy(t, k, n);
+    a += t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    b += t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+    c += t[8] | (uint32_t)t[9] << 8 | (uint32_t)t[10] << 16 | (uint32_t)t[11] << 24;
+    c ^= b; c -= rot32(b, 14);
+    a ^= c; a -= rot32(c, 11);
+    b ^= a; b -= rot32(a, 25);
+    c ^= b; c -= rot32(b, 16);
+    a ^= c; a -= rot32(c, 4);
+    b ^= a; b -= rot32(a, 14);
+    c ^= b; c -= rot32(b, 24);
+    return c;
+}
+
+/* HDF5 1.10's H5Fget_file_image clears the "open for writing" flag in the image's superblock
+ * (version 2 or 3) but keeps the checksum of the flagged one, so the image would not open.
+ * Recompute that checksum: signature 8, version, sizes and flags 4, four addresses, checksum. */
+static int fix_superblock_checksum(unsigned char *img, size_t size)
+{
+    if (size < 12 || memcmp(img, "\211HDF\r\n\032\n", 8) != 0)
+        return -1;
+    if (img[8] < 2)
+        return 0; /* versions 0 and 1 carry no checksum */
+    size_t body = 12 + 4 * (size_t)img[9];
+    if (img[8] > 3 || size < body + 4)
+        return -1;
+    uint32_t sum = lookup3(img, body);
+    for (int i = 0; i < 4; i++)
+        img[body + i] = (unsigned char)(sum >> 8 * i);
+    return 0;
+}
+
+/* Build the whole checkpoint as an HDF5 file image in memory (the core driver, no backing
+ * store): HDF5 never touches the disk, so a full or failing disk cannot leave it with a file it
+ * failed to close. Returns the image (free it) and its size, or NULL. */
+static void *build_image(const char *name, const CkptState *s, size_t *size)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
     int rc = -1;
+    void *image = NULL;
     /* 1.8+ object headers carry checksums of the metadata too */
-    if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) >= 0 &&
-        (file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl)) >= 0) {
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 &&
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) >= 0 &&
+        (file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) >= 0) {
         rc = attr_string(file, "format", CKPT_FORMAT) |
              attr_long(file, "format_version", CKPT_FORMAT_VERSION) |
              attr_string(file, "program_version", MPITRAIN_VERSION) |
@@ -480,11 +539,53 @@ static int write_file(const char *path, const CkptState *s)
             rc = write_config(file, s->cfg);
         if (rc == 0)
             rc = write_history(file, s);
+        ssize_t n = rc == 0 && H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0
+                        ? H5Fget_file_image(file, NULL, 0)
+                        : -1;
+        if (n > 0 && (image = malloc((size_t)n)) != NULL &&
+            H5Fget_file_image(file, image, (size_t)n) == n &&
+            fix_superblock_checksum(image, (size_t)n) == 0) {
+            *size = (size_t)n;
+        } else {
+            free(image);
+            image = NULL;
+        }
     }
-    if (file >= 0 && H5Fclose(file) < 0)
-        rc = -1;
+    if (file >= 0 && H5Fclose(file) < 0) {
+        free(image);
+        image = NULL;
+    }
     close_id(fapl, H5Pclose);
-    return rc;
+    return image;
+}
+
+/* Write the image to path, a new file, and sync it. Returns 0, or -1 with errno set. */
+static int write_synced(const char *path, const void *image, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    const char *p = image;
+    while (size > 0) {
+        ssize_t k = write(fd, p, size);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int saved = k < 0 ? errno : ENOSPC;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        p += k;
+        size -= (size_t)k;
+    }
+    if (fsync(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return close(fd);
 }
 
 int ckpt_write(const char *dir, int keep, const CkptState *s, char *path, size_t len, Err *e)
@@ -494,24 +595,23 @@ int ckpt_write(const char *dir, int keep, const CkptState *s, char *path, size_t
     snprintf(tmp, sizeof tmp, "%s/.tmp-step-%08ld.%ld.h5", dir, s->progress->global_step,
              (long)getpid());
     unlink(tmp);
-    errno = 0;
-    if (write_file(tmp, s) != 0) {
-        /* The system's reason (such as a full disk) survives HDF5's clean-up in errno. */
-        int saved = errno;
+    size_t size = 0;
+    void *image = build_image(tmp, s, &size);
+    if (image == NULL)
+        return err_set(e, ERR_RUNTIME, "%s: cannot build the checkpoint in memory (out of memory?)",
+                       path);
+    int wrote = write_synced(tmp, image, size);
+    int saved = errno;
+    free(image);
+    if (wrote != 0) {
         unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write checkpoint: %s", path,
-                       saved ? strerror(saved) : "HDF5 write failed");
-    }
-    if (fsync_path(tmp, O_RDONLY) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot sync checkpoint: %s", tmp, strerror(saved));
+        return err_set(e, ERR_RUNTIME, "%s: cannot write checkpoint: %s", path, strerror(saved));
     }
     const char *hook = getenv("MPITRAIN_TEST_STOP_BEFORE_RENAME");
     if (hook != NULL && hook[0] == '1')
         raise(SIGSTOP); /* fault-injection tests kill the process here */
     if (rename(tmp, path) != 0) {
-        int saved = errno;
+        saved = errno;
         unlink(tmp);
         return err_set(e, ERR_RUNTIME, "%s: cannot rename checkpoint into place: %s", path,
                        strerror(saved));

@@ -1,13 +1,16 @@
 #include "comm.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <mpi.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A barrier for the ranks of one node, in their shared memory: sense-reversing; a waiting rank
@@ -35,6 +38,8 @@ typedef struct Reducer {
     size_t stride;        /* n rounded up to a cache line */
     int sense;            /* this rank's barrier sense */
     int spin;             /* pauses before sleeping: 0 when the node has more ranks than cores */
+    _Atomic int *pids;    /* [node_size]: the process of each rank of the node */
+    int watch_peers;      /* 1: a waiting rank checks every second that its peers live */
 } Reducer;
 
 static void reducer_free(Reducer *r);
@@ -141,9 +146,31 @@ int comm_agree(Comm *c, Err *e)
     return e->code;
 }
 
-static long futex(_Atomic int *addr, int op, int val)
+static long futex_wait(_Atomic int *addr, int val, const struct timespec *timeout)
 {
-    return syscall(SYS_futex, (int *)addr, op, val, NULL, NULL, 0);
+    return syscall(SYS_futex, (int *)addr, FUTEX_WAIT, val, timeout, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic int *addr)
+{
+    syscall(SYS_futex, (int *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A rank that died (SIGKILL, a crash) never reaches the barrier; its peers on the node would
+ * wait for it forever if the launcher did not end the job. So a waiting rank looks every second,
+ * and ends the job when a peer's process is gone. */
+static void check_peers(Comm *c, Reducer *r)
+{
+    for (int q = 0; q < c->node_size; q++) {
+        pid_t pid = atomic_load_explicit(&r->pids[q], memory_order_relaxed);
+        if (q != c->node_rank && kill(pid, 0) != 0 && errno == ESRCH) {
+            fprintf(stderr,
+                    "mpitrain: rank %d: error: rank %d of this node (pid %ld) has died; "
+                    "ending the job\n",
+                    c->rank, c->rank - c->node_rank + q, (long)pid);
+            comm_abort(c, ERR_RUNTIME);
+        }
+    }
 }
 
 static void node_barrier(Comm *c, Reducer *r)
@@ -154,7 +181,7 @@ static void node_barrier(Comm *c, Reducer *r)
         atomic_store_explicit(&b->count, 0, memory_order_relaxed);
         atomic_store_explicit(&b->sense, sense, memory_order_seq_cst);
         if (atomic_load_explicit(&b->sleepers, memory_order_seq_cst) > 0)
-            futex(&b->sense, FUTEX_WAKE, INT_MAX);
+            futex_wake_all(&b->sense);
         return;
     }
     for (int i = 0; i < r->spin; i++) {
@@ -162,9 +189,13 @@ static void node_barrier(Comm *c, Reducer *r)
             return;
         __builtin_ia32_pause();
     }
+    const struct timespec second = {1, 0};
     atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_seq_cst);
-    while (atomic_load_explicit(&b->sense, memory_order_seq_cst) != sense)
-        futex(&b->sense, FUTEX_WAIT, !sense); /* returns at once if sense changed already */
+    while (atomic_load_explicit(&b->sense, memory_order_seq_cst) != sense) {
+        /* returns at once if sense changed already, after a second at most */
+        if (futex_wait(&b->sense, !sense, &second) != 0 && errno == ETIMEDOUT && r->watch_peers)
+            check_peers(c, r);
+    }
     atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_relaxed);
 }
 
@@ -192,16 +223,26 @@ float *comm_reduce_buffer(Comm *c, size_t n)
         }
         return r->private_slot;
     }
-    size_t bytes = sizeof(NodeBarrier) + sizeof(float) * r->stride * ((size_t)c->node_size + 1);
+    /* barrier | pids, padded to a cache line | slots | result */
+    size_t pid_bytes = ((size_t)c->node_size * sizeof(int) + 63) / 64 * 64;
+    size_t bytes = sizeof(NodeBarrier) + pid_bytes +
+                   sizeof(float) * r->stride * ((size_t)c->node_size + 1);
     comm_shared_alloc(c, bytes, &r->shm);
     r->barrier = r->shm.ptr;
-    r->slot = (float *)(r->barrier + 1);
+    r->pids = (_Atomic int *)(r->barrier + 1);
+    r->slot = (float *)((char *)r->pids + pid_bytes);
     r->result = r->slot + r->stride * (size_t)c->node_size;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     r->spin = cores > 0 && c->node_size > cores ? 0 : 20000;
     if (c->node_rank == 0)
         memset(r->barrier, 0, sizeof *r->barrier);
+    atomic_store(&r->pids[c->node_rank], (int)getpid());
     comm_shared_sync(c, &r->shm);
+    /* watch the peers only where their processes can be seen (one pid namespace) */
+    int visible = 1;
+    for (int q = 0; q < c->node_size; q++)
+        visible &= kill((pid_t)atomic_load(&r->pids[q]), 0) == 0 || errno != ESRCH;
+    r->watch_peers = visible;
     return r->slot + r->stride * (size_t)c->node_rank;
 }
 

@@ -346,8 +346,8 @@ static int train_epoch(Trainer *t, double lr, int *stop, int *done, Err *e)
         double batch_loss = train_step(t, p->step, lr, stop);
         if (!isfinite(batch_loss)) {
             err_set(e, ERR_RUNTIME,
-                    "training diverged: the loss is %s at step %ld (epoch %d); the weights "
-                    "before that step are kept; lower --lr",
+                    "training diverged: the loss is %s at step %ld (epoch %d); that step was "
+                    "not applied and no checkpoint of it written; lower --lr",
                     isnan(batch_loss) ? "NaN" : "infinite", p->global_step + 1, p->epoch + 1);
             return fail_everywhere(t->comm, e, ERR_RUNTIME);
         }
