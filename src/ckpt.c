@@ -144,6 +144,36 @@ static int floats_write(hid_t loc, const char *name, int rank, const hsize_t *di
     return dataset_write(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, v);
 }
 
+/* A dataset stored as one chunk with the Fletcher-32 filter, as mpitrain writes them, takes
+ * exactly its values plus the 4-byte checksum. HDF5 1.10 does not check that before running the
+ * filter (a chunk recorded as shorter than 4 bytes crashes it; one recorded as huge makes it
+ * allocate that much), and the chunk index has no checksum of its own; so check it here. Other
+ * layouts (h5py's contiguous datasets, say) pass. */
+static int checksummed_size_ok(hid_t dset, hsize_t values)
+{
+    hid_t dcpl = H5Dget_create_plist(dset), type = H5Dget_type(dset);
+    int ok = dcpl >= 0 && type >= 0;
+    if (ok && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        int fletcher = 0, n = H5Pget_nfilters(dcpl);
+        for (int i = 0; i < n; i++) {
+            unsigned flags, config;
+            size_t nelmts = 0;
+            char fname[64];
+            if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, NULL, sizeof fname, fname,
+                               &config) == H5Z_FILTER_FLETCHER32)
+                fletcher = 1;
+        }
+        hsize_t chunk[2] = {0, 0};
+        int crank = H5Pget_chunk(dcpl, 2, chunk);
+        hsize_t per_chunk = crank == 1 ? chunk[0] : crank == 2 ? chunk[0] * chunk[1] : 0;
+        if (fletcher && n == 1 && per_chunk == values)
+            ok = H5Dget_storage_size(dset) == values * H5Tget_size(type) + 4;
+    }
+    close_id(type, H5Tclose);
+    close_id(dcpl, H5Pclose);
+    return ok;
+}
+
 /* Read a dataset whose shape must be exactly dims (rank 1 or 2) into mem. Returns 0, -1 when it
  * is missing or cannot be read (checksum failures land here), -2 on a shape mismatch, with the
  * found shape in found[]. */
@@ -161,8 +191,10 @@ static int dataset_read(hid_t loc, const char *name, hid_t mem_type, int rank, c
             H5Sget_simple_extent_dims(space, found, NULL);
             if (r != rank || found[0] != dims[0] || (rank > 1 && found[1] != dims[1]))
                 rc = -2;
+            else if (dims[0] == 0)
+                rc = 0;
             else
-                rc = dims[0] == 0 ||
+                rc = checksummed_size_ok(dset, dims[0] * (rank > 1 ? dims[1] : 1)) &&
                              H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, mem) >= 0
                          ? 0
                          : -1;
@@ -755,7 +787,7 @@ static int check_arch(hid_t file, const char *path, const Mlp *m, Err *e)
     return ERR_OK;
 }
 
-static int read_scheduler(hid_t file, const char *path, Scheduler *s, Err *e)
+static int read_scheduler(hid_t file, const char *path, Scheduler *s, int *corrupt, Err *e)
 {
     hid_t g = H5Gopen2(file, "/scheduler", H5P_DEFAULT);
     char type[32] = "";
@@ -769,6 +801,8 @@ static int read_scheduler(hid_t file, const char *path, Scheduler *s, Err *e)
                      attr_read_long(g, "cooldown_counter", &cool) == 0
                  ? ERR_OK
                  : err_set(e, ERR_INPUT, "%s: /scheduler is missing or incomplete", path);
+    if (rc != ERR_OK)
+        *corrupt = 1;
     close_id(g, H5Gclose);
     if (rc == ERR_OK && strcmp(type, config_sched_name(s->type)) != 0)
         rc = err_set(e, ERR_INPUT, "%s: checkpoint was trained with --sched %s, this run asks for "
@@ -793,8 +827,12 @@ static int read_history(hid_t file, const char *path, CkptState *s, int *corrupt
     else if (n > (hsize_t)s->capacity)
         rc = err_set(e, ERR_INPUT, "%s: checkpoint has trained %llu epochs, more than --epochs %d",
                      path, (unsigned long long)n, s->capacity);
-    double *col = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    long long *icol = malloc(sizeof(long long) * (size_t)(n ? n : 1));
+    double *col = NULL;
+    long long *icol = NULL;
+    if (rc == ERR_OK) { /* n is known to be at most the capacity */
+        col = malloc(sizeof(double) * (size_t)(n ? n : 1));
+        icol = malloc(sizeof(long long) * (size_t)(n ? n : 1));
+    }
     if (rc == ERR_OK && (col == NULL || icol == NULL))
         rc = err_set(e, ERR_RUNTIME, "out of memory reading /history");
     for (int c = 0; c < N_HISTORY_COLUMNS && rc == ERR_OK; c++) {
@@ -827,7 +865,7 @@ static int read_history(hid_t file, const char *path, CkptState *s, int *corrupt
     return rc;
 }
 
-static int read_progress(hid_t file, const char *path, CkptState *s, Err *e)
+static int read_progress(hid_t file, const char *path, CkptState *s, int *corrupt, Err *e)
 {
     hid_t g = H5Gopen2(file, "/progress", H5P_DEFAULT);
     long long epoch, step, gstep, seed, batch, samples;
@@ -839,10 +877,10 @@ static int read_progress(hid_t file, const char *path, CkptState *s, Err *e)
              attr_read_double(g, "epoch_loss_sum", &loss_sum) == 0 &&
              attr_read_long(g, "epoch_samples", &samples) == 0;
     close_id(g, H5Gclose);
-    if (!ok)
-        return err_set(e, ERR_INPUT, "%s: /progress is missing or incomplete", path);
-    if (epoch < 0 || step < 0 || gstep < 0 || samples < 0)
-        return err_set(e, ERR_INPUT, "%s: /progress holds negative counts", path);
+    if (!ok || epoch < 0 || step < 0 || gstep < 0 || samples < 0) {
+        *corrupt = 1;
+        return err_set(e, ERR_INPUT, "%s: /progress is missing, incomplete or negative", path);
+    }
     if (step > 0 && (batch != s->cfg->batch_size || (uint64_t)seed != s->cfg->seed))
         return err_set(e, ERR_INPUT,
                        "%s: checkpoint stopped mid-epoch with --batch-size %lld --seed %lld; "
@@ -899,8 +937,10 @@ static int load_file(const char *path, CkptState *s, int *corrupt, Err *e)
     if (params == NULL || buf == NULL || history == NULL)
         rc = err_set(e, ERR_RUNTIME, "out of memory loading %s", path);
     hid_t opt = rc == ERR_OK ? H5Gopen2(file, "/optimizer", H5P_DEFAULT) : -1;
-    if (rc == ERR_OK && (opt < 0 || attr_read_long(opt, "has_momentum_buffer", &has_buf) != 0))
+    if (rc == ERR_OK && (opt < 0 || attr_read_long(opt, "has_momentum_buffer", &has_buf) != 0)) {
         rc = err_set(e, ERR_INPUT, "%s: /optimizer is missing or incomplete", path);
+        *corrupt = 1;
+    }
     close_id(opt, H5Gclose);
     if (rc == ERR_OK && (rc = read_model_group(file, "/model", path, s->mlp, params, e)) != ERR_OK)
         *corrupt = 1;
@@ -908,9 +948,9 @@ static int load_file(const char *path, CkptState *s, int *corrupt, Err *e)
         (rc = read_model_group(file, "/optimizer", path, s->mlp, buf, e)) != ERR_OK)
         *corrupt = 1;
     if (rc == ERR_OK)
-        rc = read_scheduler(file, path, &sched, e);
+        rc = read_scheduler(file, path, &sched, corrupt, e);
     if (rc == ERR_OK)
-        rc = read_progress(file, path, &copy, e);
+        rc = read_progress(file, path, &copy, corrupt, e);
     if (rc == ERR_OK)
         rc = read_history(file, path, &copy, corrupt, e);
     if (H5Fclose(file) < 0 && rc == ERR_OK) {
