@@ -53,8 +53,8 @@ cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}
 
 # Leaks inside the libraries (HDF5's metadata cache) are not mpitrain's: the same suppressions
 # as the sanitizer build (tests/memcheck/lsan.supp). HDF5 1.10 allocates sizes it reads from a
-# malformed file (2^52 bytes in H5C_protect for a v0 file; 4 GiB in H5Dread for a chunk size
-# changed in the unchecksummed chunk index of a checkpoint) and handles a NULL from malloc:
+# malformed file (2^52 bytes in H5C_protect for a v0 file; in H5Dread, the size of a chunk as
+# the unchecksummed chunk index records it) and handles a NULL from malloc:
 # allocator_may_return_null=1 and max_allocation_size_mb=1024 make any request over 1 GiB fail
 # with NULL, as under a memory limit, instead of stopping the run. mpitrain's own requests over
 # 1 GiB still abort with their stack (alloc_limit.c). UBSan stops at the first report.
