@@ -40,12 +40,12 @@ How to run it
 
 BLAS kernels
     Debian's torch does its matrix products through the system libblas.so.3; when that is BLIS
-    0.9, BLIS falls back to its slow generic kernels on CPUs it does not know (AMD Zen 4 and
-    later), whereas mpitrain asks BLIS for its Skylake-X kernels whenever the CPU has AVX-512
-    (src/gemm.c). The header line says which libblas torch loaded and whether BLIS_ARCH_TYPE is
+    0.9, BLIS picks its kernels from the CPU model (its slow generic ones for a model it does
+    not know), whereas mpitrain asks BLIS for its Zen 3 kernels whenever the CPU has AVX2 and
+    FMA (src/gemm.c). The header line says which libblas torch loaded and whether BLIS_ARCH_TYPE is
     set. To give torch the same kernels as mpitrain on such a machine, run
 
-      BLIS_ARCH_TYPE=0 tests/perf/compare_pytorch.py    # 0 = BLIS_ARCH_SKX; needs AVX-512
+      BLIS_ARCH_TYPE=6 tests/perf/compare_pytorch.py    # 6 = BLIS_ARCH_ZEN3
 
     (mpitrain keeps a BLIS_ARCH_TYPE the user set, so both then use the same kernels).
 """
