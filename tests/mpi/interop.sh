@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# mpitrain's HDF5 files and PyTorch's state_dict map one to one, checked without PyTorch:
+# mpitrain's HDF5 files and PyTorch's state_dict map one to one:
 # (a) a state_dict-shaped file written by h5py (tests/interop/write_state_dict.py) is what
 #     `mpitrain eval` and --init-from read: eval gives the test accuracy (2 decimals) and loss
 #     that numpy computes in float64, and --init-from followed by one step at a negligible rate
 #     holds the file's weights;
 # (b) an mpitrain checkpoint read back with h5py (tests/interop/eval_checkpoint.py) gives the
-#     accuracy and loss `mpitrain eval` prints. When /usr/bin/python3 has torch, (b) is repeated
-#     with the weights loaded into nn.Sequential; without torch that part is a note only.
+#     accuracy and loss `mpitrain eval` prints, and so do the weights loaded into PyTorch's
+#     nn.Sequential.
 # Losses must agree within 1e-5: ten times the printed resolution, and tight enough to catch
 # pixels scaled by 1/256 instead of 1/255 (which moves the loss by 7e-5).
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +14,7 @@
 PY=/usr/bin/python3
 INTEROP="$(cd "$(dirname "$0")/../interop" && pwd)"
 [ -x "$PY" ] || { fail "$PY missing (Debian package python3)"; finish; }
-for mod in numpy:python3-numpy h5py:python3-h5py; do
+for mod in numpy:python3-numpy h5py:python3-h5py torch:python3-torch; do
     "$PY" -c "import ${mod%%:*}" 2> /dev/null || fail "$PY cannot import ${mod%%:*}: Debian package ${mod#*:} missing"
 done
 [ "$failed" -eq 0 ] || finish
@@ -66,15 +66,11 @@ check "(b) trained checkpoint: loss within 1e-5, numpy ${loss_np:-?}, mpitrain $
     within "$loss_np" "$loss_c" 1e-5
 check "(b) the checkpoint is trained (${acc_c:-?}% > 80%)" awk -v a="${acc_c:-0}" 'BEGIN { exit !(a > 80) }'
 
-if "$PY" -c 'import torch' 2> /dev/null; then
-    pt=$(cd "$INTEROP" && "$PY" eval_checkpoint.py --torch "$CK" "$DATA") || fail "eval_checkpoint.py --torch failed"
-    echo "PyTorch nn.Sequential: $pt"
-    acc_pt=$(field test_acc "$pt") loss_pt=$(field test_loss "$pt")
-    check "(b) PyTorch: same accuracy, torch ${acc_pt:-?}%, mpitrain ${acc_c:-?}%" \
-        test -n "$acc_pt" -a "$acc_pt" = "$acc_c"
-    check "(b) PyTorch: loss within 1e-5, torch ${loss_pt:-?}, mpitrain ${loss_c:-?}" \
-        within "$loss_pt" "$loss_c" 1e-5
-else
-    echo "note: $PY cannot import torch (Debian package python3-torch): the nn.Sequential check is skipped (not counted)"
-fi
+pt=$(cd "$INTEROP" && "$PY" eval_checkpoint.py --torch "$CK" "$DATA") || fail "eval_checkpoint.py --torch failed"
+echo "PyTorch nn.Sequential: $pt"
+acc_pt=$(field test_acc "$pt") loss_pt=$(field test_loss "$pt")
+check "(b) PyTorch: same accuracy, torch ${acc_pt:-?}%, mpitrain ${acc_c:-?}%" \
+    test -n "$acc_pt" -a "$acc_pt" = "$acc_c"
+check "(b) PyTorch: loss within 1e-5, torch ${loss_pt:-?}, mpitrain ${loss_c:-?}" \
+    within "$loss_pt" "$loss_c" 1e-5
 finish
