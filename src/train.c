@@ -164,6 +164,7 @@ static int trainer_restore(Trainer *t, Err *e)
         return ERR_OK;
     if (c->rank == 0) {
         CkptState s = ckpt_state(t);
+        const double asked_lr = t->sched.base_lr;
         int rc;
         if (cfg->init_from[0] != '\0') {
             rc = ckpt_load_model(cfg->init_from, &t->mlp, e);
@@ -175,6 +176,13 @@ static int trainer_restore(Trainer *t, Err *e)
         }
         resumed = rc == ERR_OK && path[0] != '\0';
         t->n_history = s.n_history;
+        /* the schedule's other settings are this run's; its rates are the checkpoint's */
+        if (resumed && t->sched.base_lr != asked_lr)
+            fprintf(stderr,
+                    "mpitrain: warning: %s was trained with base rate %g and continues with it "
+                    "(now at %g); this run's rate %g is not used (to train its weights at a new "
+                    "rate, use --init-from)\n",
+                    path, t->sched.base_lr, t->sched.lr, asked_lr);
         if (resumed && t->progress.epoch > cfg->epochs)
             err_set(e, ERR_INPUT, "%s: checkpoint is at epoch %d, past --epochs %d", path,
                     t->progress.epoch, cfg->epochs);

@@ -247,6 +247,9 @@ t "resume: checkpoint of another architecture" 2 2 "784-64-10|784-100-10" \
 t "init-from: checkpoint of another architecture" 2 2 "784-64-10|784-100-10" \
     "${D[@]}" --init-from "$WORK/h64/step-00000005.h5" "${G[@]}"
 
+t "resume: checkpoint of another schedule" 2 2 "step-00000020.h5|--sched plateau|--sched cosine" \
+    "${D[@]}" --resume "$GOOD" --sched cosine "${G[@]}"
+
 head -c $(($(stat -c %s "$GOOD") / 2)) "$GOOD" > "$WORK/truncated.h5"
 t "resume: truncated checkpoint" 2 2 "truncated.h5|truncated" "${D[@]}" --resume "$WORK/truncated.h5" "${G[@]}"
 
