@@ -672,6 +672,40 @@ static void arch_text(const int *sizes, int n, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, i ? "-%d" : "%d", sizes[i]);
 }
 
+/* HDF5's oldest file format (superblock version 0 or 1: what h5py writes unless told
+ * libver="latest") has no checksums on its metadata, and HDF5 1.10 decodes a damaged object
+ * header or local heap of such a file without bounds checks (the fuzzer found a heap overflow
+ * and a NULL read, tests/fuzz/README.md). So mpitrain reads only files whose superblock is
+ * version 2 or 3, whose metadata HDF5 verifies by checksum before decoding it. The superblock
+ * is where HDF5 looks for it: at offset 0, 512, 1024, 2048, ... Returns ERR_OK also when there
+ * is no HDF5 signature at all, which H5Fopen then reports. */
+static int check_format(const char *path, off_t size, Err *e)
+{
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return err_set(e, ERR_INPUT, "%s: %s", path, strerror(errno));
+    int rc = ERR_OK;
+    for (off_t at = 0; at + 9 <= size; at = at == 0 ? 512 : 2 * at) {
+        unsigned char head[9];
+        if (pread(fd, head, sizeof head, at) != (ssize_t)sizeof head) {
+            rc = err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+            break;
+        }
+        if (memcmp(head, signature, sizeof signature) != 0)
+            continue;
+        if (head[8] < 2)
+            rc = err_set(e, ERR_INPUT,
+                         "%s: HDF5's oldest file format (superblock version %d), whose metadata "
+                         "has no checksums; rewrite it with 'h5repack --latest %s NEW.h5' (or "
+                         "write it with h5py.File(..., libver=\"latest\"))",
+                         path, head[8], path);
+        break;
+    }
+    close(fd);
+    return rc;
+}
+
 static int open_file(const char *path, hid_t *file, Err *e)
 {
     struct stat st;
@@ -679,6 +713,8 @@ static int open_file(const char *path, hid_t *file, Err *e)
         return err_set(e, ERR_INPUT, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return err_set(e, ERR_INPUT, "%s: not a regular file", path);
+    if (check_format(path, st.st_size, e) != ERR_OK)
+        return ERR_INPUT;
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0)
         return err_set(e, ERR_INPUT, "%s: not a readable HDF5 file (truncated, corrupt or not HDF5)",

@@ -2,12 +2,9 @@
 # Build the libFuzzer targets (clang, -DMPITRAIN_FUZZ=ON, in build-fuzz) when needed, replay
 # every stored input once, then fuzz each target for a bounded time from its corpus in
 # tests/fuzz/corpus/<target> (regression inputs included: a fixed crash that comes back fails).
-#   tests/fuzz/run.sh [-t SECONDS] [--legacy] [TARGET...]
+#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]
 #     -t SECONDS   fuzzing time per target (default 60; FUZZ_SECONDS also sets it)
-#     --legacy     also fuzz fuzz_ckpt from corpus/ckpt-legacy: HDF5's oldest file format, whose
-#                  metadata has no checksums; HDF5 1.10.8's own decoders crash on mutations of
-#                  it (see README.md), so expect failures inside libhdf5, not mpitrain
-#     TARGET       idx, ckpt (default: both)
+#     TARGET       idx, ckpt (default: both; ckpt also fuzzes from corpus/ckpt-legacy)
 # A crash, an ASan/UBSan report, a leak, a timeout (one input over 25 s), an allocation over
 # 1 GiB by mpitrain's code or more than 2 GB of memory in use fails: the script prints the
 # report, copies the input to build-fuzz/findings/ and exits 1.
@@ -19,13 +16,11 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 corpus=$repo/tests/fuzz/corpus
 build=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-legacy=0
 
 while (($#)); do
     case $1 in
     -t) seconds=${2:?-t needs a number of seconds}; shift 2 ;;
-    --legacy) legacy=1; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "$prog: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) break ;;
     esac
@@ -103,11 +98,9 @@ for t in "${targets[@]}"; do
     echo "== fuzz_$t: replay ${dirs[*]#$repo/}"
     mapfile -t inputs < <(find "${dirs[@]}" -type f | sort)
     run "replay-$t" "$t" "${inputs[@]}" # files, not folders: each runs once, nothing is written
-    seeds=("$corpus/$t")
-    [ "$t" = ckpt ] && ((legacy)) && seeds+=("$corpus/ckpt-legacy")
-    echo "== fuzz_$t: ${seconds} s from ${seeds[*]#$repo/}"
+    echo "== fuzz_$t: ${seconds} s from ${dirs[*]#$repo/}"
     mkdir -p "$work/fuzz-$t/new"
     run "fuzz-$t" "$t" -max_total_time="$seconds" -dict="$repo/tests/fuzz/$t.dict" \
-        "$work/fuzz-$t/new" "${seeds[@]}"
+        "$work/fuzz-$t/new" "${dirs[@]}"
 done
 exit $failed

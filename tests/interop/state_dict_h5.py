@@ -8,7 +8,9 @@ import numpy as np
 
 def save_state_dict(path, state_dict):
     """Write each tensor (torch or numpy) as /model/<name>, little-endian float32."""
-    with h5py.File(path, "w") as f:
+    # libver="latest": HDF5's newer format, with checksums on its metadata, the only one
+    # mpitrain reads
+    with h5py.File(path, "w", libver="latest") as f:
         for name, t in state_dict.items():
             a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
             f.create_dataset(f"model/{name}", data=a.astype("<f4"))
