@@ -234,11 +234,18 @@ else
     chmod 644 "$pub/data/"*
     chmod 000 "$pub/data/train-labels-idx1-ubyte.gz"
     # the sanitizer build's LeakSanitizer must read its suppressions as nobody too
-    supp=$(sed -n 's/.*suppressions=\([^:]*\).*/\1/p' <<< "${LSAN_OPTIONS:-}")
+    # (LSAN_OPTIONS is name=value pairs joined by ':'; only the pair named exactly
+    # "suppressions" is a file, print_suppressions=0 is not)
     lsan=()
-    if [ -n "$supp" ]; then
-        cp "$supp" "$pub/lsan.supp" && chmod 644 "$pub/lsan.supp"
-        lsan=("LSAN_OPTIONS=${LSAN_OPTIONS//$supp/$pub/lsan.supp}")
+    if [ -n "${LSAN_OPTIONS:-}" ]; then
+        IFS=: read -r -a pairs <<< "$LSAN_OPTIONS"
+        for i in "${!pairs[@]}"; do
+            if [[ ${pairs[$i]} == suppressions=* ]]; then
+                cp "${pairs[$i]#suppressions=}" "$pub/lsan.supp" && chmod 644 "$pub/lsan.supp"
+                pairs[$i]="suppressions=$pub/lsan.supp"
+            fi
+        done
+        lsan=("LSAN_OPTIONS=$(IFS=:; echo "${pairs[*]}")")
     fi
     if command -v setpriv > /dev/null && "${as_nobody[@]}" test -x "$pub/mpitrain" \
         && "${as_nobody[@]}" test -r "$pub/data/train-images-idx3-ubyte.gz" \
