@@ -8,12 +8,15 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "gemm.h"
 
 #define MLP_MAX_LAYERS 9 /* linear layers */
 
 typedef struct MlpLayer {
     int in, out;
-    size_t w; /* offset of the weight [out][in] in a flat buffer (as nn.Linear: fcN.weight) */
+    size_t w; /* offset of the weight in a flat buffer, stored transposed: [in][out], so that a
+                 sparse input row is a sum of weight rows (nn.Linear's fcN.weight is [out][in];
+                 mlp_weight_index maps, checkpoints hold PyTorch's order) */
     size_t b; /* offset of the bias [out] (fcN.bias) */
 } MlpLayer;
 
@@ -31,7 +34,16 @@ typedef struct Mlp {
     float *act[MLP_MAX_LAYERS];        /* act[l]: [max_rows][layer[l].out], output of layer l
                                           (after ReLU except the last: the logits) */
     float *delta[2];                   /* [max_rows][widest layer]: backward scratch */
+    GemmSparse x_sparse;               /* the input rows' nonzeros, when mostly zeros */
+    int x_is_sparse;                   /* the last forward took the sparse path */
 } Mlp;
+
+/* Where weight element [o][i] of layer L (PyTorch's fcN.weight[o][i]) is in a flat buffer. */
+size_t mlp_weight_index(const MlpLayer *L, int o, int i);
+
+/* Layer l's weight of the flat buffer buf in PyTorch's [out][in] order into torch, and back. */
+void mlp_weight_to_torch(const Mlp *m, int l, const float *buf, float *torch);
+void mlp_weight_from_torch(const Mlp *m, int l, const float *torch, float *buf);
 
 /* sizes[0] inputs, sizes[n_sizes-1] outputs, hidden widths between; n_sizes - 1 linear layers.
  * Allocates everything; parameters start at zero (see mlp_init_params). */
@@ -49,7 +61,9 @@ void mlp_init_params(Mlp *m, uint64_t seed);
 /* The name of layer l's weight ("fc1.weight", ...) or bias ("fc1.bias"). */
 void mlp_param_name(int l, int bias, char *buf, size_t len);
 
-/* Forward x [rows][in] (rows <= max_rows); returns the logits [rows][out] (m->act[last]). */
+/* Forward x [rows][in] (rows <= max_rows); returns the logits [rows][out] (m->act[last]). When
+ * most of x is zeros (MNIST's pixels without --normalize), the first layer multiplies only its
+ * nonzeros. */
 float *mlp_forward(Mlp *m, const float *x, int rows);
 
 /* Backward after mlp_forward of the same x: dlogits [rows][out] is the gradient of the loss with

@@ -341,20 +341,33 @@ static int fsync_path(const char *path, int flags)
 
 /* ---------------------------------------------------------------------------- write --- */
 
+/* The most floats one weight of m holds. */
+static size_t largest_weight(const Mlp *m)
+{
+    size_t n = 1;
+    for (int l = 0; l < m->n_layers; l++)
+        if ((size_t)m->layer[l].in * m->layer[l].out > n)
+            n = (size_t)m->layer[l].in * m->layer[l].out;
+    return n;
+}
+
 static int write_model_group(hid_t file, const char *group, const Mlp *m, const float *buf)
 {
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = g >= 0 ? 0 : -1;
+    float *torch = malloc(largest_weight(m) * sizeof *torch); /* PyTorch's [out][in] order */
+    int rc = g >= 0 && torch != NULL ? 0 : -1;
     for (int l = 0; l < m->n_layers && rc == 0; l++) {
         char name[NAME_MAX_LEN];
         const MlpLayer *L = &m->layer[l];
         hsize_t wd[2] = {(hsize_t)L->out, (hsize_t)L->in}, bd[1] = {(hsize_t)L->out};
         mlp_param_name(l, 0, name, sizeof name);
-        rc = floats_write(g, name, 2, wd, buf + L->w);
+        mlp_weight_to_torch(m, l, buf, torch);
+        rc = floats_write(g, name, 2, wd, torch);
         mlp_param_name(l, 1, name, sizeof name);
         if (rc == 0)
             rc = floats_write(g, name, 1, bd, buf + L->b);
     }
+    free(torch);
     close_id(g, H5Gclose);
     return rc;
 }
@@ -778,7 +791,8 @@ static int read_model_group(hid_t file, const char *group, const char *path, con
     hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
     if (g < 0)
         return err_set(e, ERR_INPUT, "%s: no %s group", path, group);
-    int rc = ERR_OK;
+    float *torch = malloc(largest_weight(m) * sizeof *torch); /* PyTorch's [out][in] order */
+    int rc = torch != NULL ? ERR_OK : err_set(e, ERR_RUNTIME, "out of memory reading %s", path);
     for (int l = 0; l < m->n_layers && rc == ERR_OK; l++) {
         const MlpLayer *L = &m->layer[l];
         for (int bias = 0; bias < 2 && rc == ERR_OK; bias++) {
@@ -786,7 +800,9 @@ static int read_model_group(hid_t file, const char *group, const char *path, con
             mlp_param_name(l, bias, name, sizeof name);
             hsize_t dims[2] = {(hsize_t)L->out, (hsize_t)L->in}, found[2];
             int r = dataset_read(g, name, H5T_NATIVE_FLOAT, bias ? 1 : 2, dims,
-                                 buf + (bias ? L->b : L->w), found);
+                                 bias ? buf + L->b : torch, found);
+            if (r == 0 && !bias)
+                mlp_weight_from_torch(m, l, torch, buf);
             if (r == -2)
                 rc = err_set(e, ERR_INPUT, "%s: %s/%s has the wrong shape", path, group, name);
             else if (r != 0)
@@ -794,6 +810,7 @@ static int read_model_group(hid_t file, const char *group, const char *path, con
                              path, group, name);
         }
     }
+    free(torch);
     close_id(g, H5Gclose);
     return rc;
 }

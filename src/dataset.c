@@ -142,21 +142,21 @@ void dataset_gather(const Dataset *d, Split split, const uint32_t *order, int fi
 {
     for (int i = 0; i < GATHER_AHEAD && i < n; i++)
         prefetch_image(d, split, order, first + i);
-    /* One multiply-add per pixel: (p / 255 - mean) / std folded into p * scale + shift. */
+    /* A pixel has 256 values: convert each once ((p / 255 - mean) / std folded into one
+     * multiply-add), then look pixels up, which is several times faster than dividing each. */
     const float scale = normalize ? 1.0f / (255.0f * 0.3081f) : 1.0f / 255.0f;
     const float shift = normalize ? -0.1307f / 0.3081f : 0.0f;
+    float value[256];
+    for (int p = 0; p < 256; p++)
+        value[p] = normalize ? (float)p * scale + shift : (float)p / 255.0f;
     for (int i = 0; i < n; i++) {
         size_t s = order != NULL ? order[first + i] : (size_t)(first + i);
         const uint8_t *src = d->images[split] + s * DATASET_PIXELS;
         float *dst = x + (size_t)i * DATASET_PIXELS;
         if (i + GATHER_AHEAD < n)
             prefetch_image(d, split, order, first + i + GATHER_AHEAD);
-        if (normalize)
-            for (int k = 0; k < DATASET_PIXELS; k++)
-                dst[k] = (float)src[k] * scale + shift;
-        else
-            for (int k = 0; k < DATASET_PIXELS; k++)
-                dst[k] = (float)src[k] / 255.0f;
+        for (int k = 0; k < DATASET_PIXELS; k++)
+            dst[k] = value[src[k]];
         y[i] = d->labels[split][s];
     }
 }

@@ -1,8 +1,10 @@
 #include "gemm.h"
 
 #include <blis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void gemm_init(void)
 {
@@ -53,4 +55,262 @@ void gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
             float *cv = &c[(long)i * ldc + j];
             *cv = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *cv));
         }
+}
+
+/* ---------------------------------------------------------------- sparse left factor --- */
+
+static int rows_init(GemmSparseRows *s, int rows, size_t capacity)
+{
+    s->start = malloc(((size_t)rows + 1) * sizeof *s->start);
+    s->col = malloc((capacity ? capacity : 1) * sizeof *s->col);
+    s->val = malloc((capacity ? capacity : 1) * sizeof *s->val);
+    return s->start != NULL && s->col != NULL && s->val != NULL ? 0 : -1;
+}
+
+static void rows_free(GemmSparseRows *s)
+{
+    free(s->start);
+    free(s->col);
+    free(s->val);
+}
+
+int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->max_rows = max_rows;
+    s->max_cols = max_cols;
+    size_t capacity = (size_t)max_rows * (size_t)max_cols + 8; /* room for pack_row_avx2 */
+    if (rows_init(&s->a, max_rows, capacity) != 0 || rows_init(&s->at, max_cols, capacity) != 0) {
+        gemm_sparse_free(s);
+        return err_set(e, ERR_RUNTIME, "out of memory for a %d x %d sparse matrix", max_rows,
+                       max_cols);
+    }
+    return ERR_OK;
+}
+
+void gemm_sparse_free(GemmSparse *s)
+{
+    rows_free(&s->a);
+    rows_free(&s->at);
+    memset(s, 0, sizeof *s);
+}
+
+/* The nonzeros of columns [j, n) of one row into col and val from position k; returns the new k.
+ * Every element is written and the position moves only past a nonzero, so there is no branch
+ * on the data (MNIST's zeros and nonzeros alternate too often to predict); 8 zeros in a row (an
+ * image's border) are skipped at once. Zeros are tested on the bits without the sign: -0 is a
+ * zero too. */
+static long pack_row(const float *row, int j, int n, int *col, float *val, long k)
+{
+    for (; j + 8 <= n; j += 8) {
+        uint32_t bits[8], any = 0;
+        memcpy(bits, row + j, sizeof bits);
+        for (int t = 0; t < 8; t++)
+            any |= bits[t] << 1;
+        if (any == 0)
+            continue;
+        for (int t = 0; t < 8; t++) {
+            col[k] = j + t;
+            memcpy(&val[k], &bits[t], sizeof val[k]);
+            k += (bits[t] << 1) != 0;
+        }
+    }
+    for (; j < n; j++) {
+        uint32_t bits;
+        memcpy(&bits, row + j, sizeof bits);
+        col[k] = j;
+        memcpy(&val[k], &bits, sizeof val[k]);
+        k += (bits << 1) != 0;
+    }
+    return k;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* For each mask of 8 lanes, the set lanes in order (then zeros): a shuffle that moves a
+ * vector's nonzeros to its front. */
+static uint8_t compress_lanes[256][8];
+
+static void compress_lanes_init(void)
+{
+    for (int mask = 0; mask < 256; mask++)
+        for (int lane = 0, n = 0; lane < 8; lane++)
+            if (mask & (1 << lane))
+                compress_lanes[mask][n++] = (uint8_t)lane;
+}
+
+/* pack_row 8 floats at a time: compare, shuffle the nonzeros to the front, store all 8 (col and
+ * val have 8 slots of room past the last nonzero). */
+__attribute__((target("avx2"))) static long pack_row_avx2(const float *row, int n, int *col,
+                                                         float *val, long k)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(row + j);
+        __m256i magnitude = _mm256_slli_epi32(_mm256_castps_si256(v), 1);
+        __m256i zero = _mm256_cmpeq_epi32(magnitude, _mm256_setzero_si256());
+        unsigned mask = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(zero)) & 0xffu;
+        if (mask == 0)
+            continue;
+        __m128i lanes8;
+        memcpy(&lanes8, compress_lanes[mask], 8);
+        __m256i lanes = _mm256_cvtepu8_epi32(lanes8);
+        _mm256_storeu_ps(val + k, _mm256_permutevar8x32_ps(v, lanes));
+        _mm256_storeu_si256((__m256i *)(void *)(col + k),
+                            _mm256_add_epi32(lanes, _mm256_set1_epi32(j)));
+        k += __builtin_popcount(mask);
+    }
+    return pack_row(row, j, n, col, val, k);
+}
+#endif
+
+static int use_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int known = -1;
+    if (known < 0) {
+        known = __builtin_cpu_supports("avx2") != 0;
+        compress_lanes_init();
+    }
+    return known;
+#else
+    return 0;
+#endif
+}
+
+long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda)
+{
+    GemmSparseRows *sa = &s->a, *st = &s->at;
+    sa->rows = st->cols = rows;
+    sa->cols = st->rows = cols;
+    int *restrict col = sa->col, *restrict start = sa->start;
+    float *restrict val = sa->val;
+    const int avx2 = use_avx2();
+    long k = 0;
+    for (int r = 0; r < rows; r++) {
+        start[r] = (int)k;
+        const float *row = a + (size_t)r * lda;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (avx2) {
+            k = pack_row_avx2(row, cols, col, val, k);
+            continue;
+        }
+#endif
+        k = pack_row(row, 0, cols, col, val, k);
+    }
+    start[rows] = (int)k;
+    (void)avx2;
+
+    /* A transposed: a counting sort of the same nonzeros by column; rows of A stay ascending */
+    int *restrict tstart = st->start, *restrict tcol = st->col;
+    float *restrict tval = st->val;
+    memset(tstart, 0, ((size_t)cols + 1) * sizeof *tstart);
+    for (long q = 0; q < k; q++)
+        tstart[col[q] + 1]++;
+    for (int j = 0; j < cols; j++)
+        tstart[j + 1] += tstart[j];
+    for (int r = 0; r < rows; r++) {
+        const int q1 = start[r + 1];
+        for (int q = start[r]; q < q1; q++) {
+            int at = tstart[col[q]]++;
+            tcol[at] = r;
+            tval[at] = val[q];
+        }
+    }
+    /* the sort advanced each start to the next column's: shift back */
+    for (int j = cols; j > 0; j--)
+        tstart[j] = tstart[j - 1];
+    tstart[0] = 0;
+    return k;
+}
+
+typedef float V8 __attribute__((vector_size(32)));
+
+/* Columns [0, 8 * nv + tail) of one row of C, tail < 8 (nv and whether tail > 0 are constants
+ * after inlining, so the accumulators live in registers): c += the row's nonzeros times the
+ * matching rows of B. The last tail columns are the upper lanes of a vector that ends at the
+ * block's end; its lower lanes repeat columns of the block and are not stored (the row has
+ * 8 columns or more before the block's end). */
+static inline __attribute__((always_inline)) void sparse_block(const int *col, const float *val,
+                                                              int nnz, const float *b, int ldb,
+                                                              float beta, float *c, int nv,
+                                                              int has_tail, int tail)
+{
+    V8 acc[13];
+    const int last = 8 * nv + tail - 8; /* where the tail's vector starts */
+#pragma GCC unroll 13
+    for (int v = 0; v < nv + has_tail; v++) {
+        acc[v] = (V8){0};
+        if (beta != 0.0f)
+            memcpy(&acc[v], c + (v < nv ? 8 * v : last), sizeof acc[v]);
+    }
+    for (int q = 0; q < nnz; q++) {
+        const float *brow = b + (size_t)col[q] * (size_t)ldb;
+        const float x = val[q];
+#pragma GCC unroll 13
+        for (int v = 0; v < nv + has_tail; v++) {
+            V8 w;
+            memcpy(&w, brow + (v < nv ? 8 * v : last), sizeof w);
+            acc[v] += x * w;
+        }
+    }
+#pragma GCC unroll 12
+    for (int v = 0; v < nv; v++)
+        memcpy(c + 8 * v, &acc[v], sizeof acc[v]);
+    if (has_tail) {
+        float lanes[8];
+        memcpy(lanes, &acc[nv], sizeof lanes);
+        for (int t = 8 - tail; t < 8; t++)
+            c[last + t] = lanes[t];
+    }
+}
+
+/* With FMA the products and sums fuse (one rounding each); elsewhere they are two operations. */
+__attribute__((target_clones("fma", "default"))) void gemm_sparse(const GemmSparseRows *a, int n,
+                                                                   const float *b, int ldb,
+                                                                   float beta, float *c, int ldc)
+{
+    for (int r = 0; r < a->rows; r++) {
+        const int *col = a->col + a->start[r];
+        const float *val = a->val + a->start[r];
+        const int nnz = a->start[r + 1] - a->start[r];
+        float *crow = c + (size_t)r * (size_t)ldc;
+        /* blocks of 96, 32 and 8 columns; the last n % 8 columns go with the last block */
+        const int tail = n >= 8 ? n % 8 : n;
+        int j = 0;
+        for (; j + 96 < n - tail; j += 96)
+            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 0, 0);
+        if (j + 96 == n - tail) {
+            if (tail > 0)
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 1, tail);
+            else
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 0, 0);
+            continue;
+        }
+        for (; j + 32 < n - tail; j += 32)
+            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 0, 0);
+        if (j + 32 == n - tail) {
+            if (tail > 0)
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 1, tail);
+            else
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 0, 0);
+            continue;
+        }
+        for (; j + 8 < n - tail; j += 8)
+            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 0, 0);
+        if (j + 8 == n - tail) {
+            if (tail > 0)
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 1, tail);
+            else
+                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 0, 0);
+            continue;
+        }
+        for (; j < n; j++) { /* fewer than 8 columns in all */
+            float s = beta != 0.0f ? crow[j] : 0.0f;
+            for (int q = 0; q < nnz; q++)
+                s += val[q] * b[(size_t)col[q] * (size_t)ldb + j];
+            crow[j] = s;
+        }
+    }
 }

@@ -1,6 +1,8 @@
 /* unit_gemm: gemm (BLIS) against gemm_ref (a double-accumulated triple loop) for all four
  * transpose combinations, many shapes, row strides wider than the matrices, and alpha/beta
  * combinations; beta 0 must ignore (even NaN) contents of C, and nothing outside C may change.
+ * The sparse path (gemm_sparse_pack, then gemm_sparse with A or A transposed) the same way, for
+ * left factors from all zeros to all nonzeros, with every block width of its kernel.
  *
  * Error bound. Each entry is c = alpha * sum_p a_ip b_pj + beta * c0. In float32 arithmetic with
  * unit roundoff u = 2^-24 the computed value differs from the exact one by at most
@@ -44,9 +46,45 @@ static float *random_matrix(CheckRng *rng, int rows, int cols, int ld)
     return x;
 }
 
-/* One product: gemm and gemm_ref from the same C; compare C inside, and C's padding. */
-static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, int pad,
-                          float alpha, float beta)
+/* Keep a fraction `density` of A's entries (rows x cols, stride ld); zero the others, some as -0. */
+static void thin_out(CheckRng *rng, float *a, int rows, int cols, int ld, double density)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            if (check_rng_uniform(rng, 0, 1) >= density)
+                a[(size_t)i * ld + j] = check_rng_uniform(rng, 0, 1) < 0.1 ? -0.0f : 0.0f;
+}
+
+/* Pack a (stored rows x cols, stride lda) and check both packings against it: nonzeros only,
+ * columns ascending, every nonzero present. Returns 1 when they agree. */
+static int check_pack(GemmSparse *s, const float *a, int rows, int cols, int lda)
+{
+    long nnz = gemm_sparse_pack(s, a, rows, cols, lda), want = 0, bad = 0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            want += a[(size_t)i * lda + j] != 0.0f;
+    const GemmSparseRows *by[2] = {&s->a, &s->at};
+    for (int t = 0; t < 2; t++) {
+        const GemmSparseRows *x = by[t];
+        bad += x->rows != (t ? cols : rows) || x->cols != (t ? rows : cols) || x->start[0] != 0 ||
+               x->start[x->rows] != want;
+        for (int r = 0; r < x->rows && bad == 0; r++)
+            for (int q = x->start[r]; q < x->start[r + 1]; q++) {
+                int i = t ? x->col[q] : r, j = t ? r : x->col[q];
+                bad += x->val[q] == 0.0f || x->val[q] != a[(size_t)i * lda + j] ||
+                       (q > x->start[r] && x->col[q] <= x->col[q - 1]);
+            }
+    }
+    return CHECK_MSG(nnz == want && bad == 0,
+                     "gemm_sparse_pack of a %d x %d matrix: %ld nonzeros, expected %ld; %ld "
+                     "entries of its packings wrong", rows, cols, nnz, want, bad);
+}
+
+/* One product: gemm and gemm_ref from the same C; compare C inside, and C's padding. With
+ * density >= 0, A keeps that fraction of nonzeros and the product goes through the sparse path
+ * (tb = 0, alpha = 1, beta 0 or 1). */
+static void check_product_path(CheckRng *rng, int ta, int tb, int m, int n, int k, int pad,
+                               float alpha, float beta, double density)
 {
     /* stored shapes: A is m x k (or k x m when transposed), B is k x n (or n x k) */
     int a_rows = ta ? k : m, a_cols = ta ? m : k;
@@ -62,7 +100,18 @@ static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, in
                 j >= n ? PAD_SENTINEL : beta == 0.0f ? NAN : (float)check_rng_uniform(rng, -1, 1);
     memcpy(c_ref, c, (size_t)m * ldc * sizeof(float));
 
-    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (density >= 0) {
+        GemmSparse sp;
+        Err e;
+        thin_out(rng, a, a_rows, a_cols, lda, density);
+        if (!CHECK_MSG(gemm_sparse_init(&sp, a_rows, a_cols, &e) == ERR_OK, "%s", e.msg))
+            exit(1);
+        if (check_pack(&sp, a, a_rows, a_cols, lda))
+            gemm_sparse(ta ? &sp.at : &sp.a, n, b, ldb, beta, c, ldc);
+        gemm_sparse_free(&sp);
+    } else {
+        gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
     gemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c_ref, ldc);
 
     double worst_ratio = 0;     /* largest err / (u * S) */
@@ -102,9 +151,10 @@ static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, in
     if (worst_ratio > worst_in_u)
         worst_in_u = worst_ratio;
 
-    char what[160];
-    snprintf(what, sizeof what, "gemm(ta=%d, tb=%d, m=%d, n=%d, k=%d, pad=%d, alpha=%g, beta=%g)",
-             ta, tb, m, n, k, pad, alpha, beta);
+    char what[200];
+    snprintf(what, sizeof what, "%s(ta=%d, tb=%d, m=%d, n=%d, k=%d, pad=%d, alpha=%g, beta=%g, "
+             "density=%g)", density >= 0 ? "gemm_sparse" : "gemm", ta, tb, m, n, k, pad, alpha,
+             beta, density);
     CHECK_MSG(nan_count == 0, "%s: %d NaN entries in C (beta 0 must not read C, and the padding "
               "of A and B must not be read)", what, nan_count);
     CHECK_MSG(n_bad == 0,
@@ -117,6 +167,33 @@ static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, in
     free(b);
     free(c);
     free(c_ref);
+}
+
+static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, int pad,
+                          float alpha, float beta)
+{
+    check_product_path(rng, ta, tb, m, n, k, pad, alpha, beta, -1);
+}
+
+/* The sparse path: every block width of the kernel (96, 32 and 8 columns, then the last n % 8),
+ * A from all zeros to all nonzeros, empty rows and columns, a row stride wider than A, both
+ * packings, beta 0 and 1; and the shapes of the default model's first layer with MNIST's
+ * density (19% nonzeros). */
+static void check_sparse(CheckRng *rng)
+{
+    static const int widths[] = {1, 7, 8, 9, 31, 32, 40, 95, 96, 100, 105, 129, 200, 1024};
+    static const double densities[] = {0, 0.02, 0.19, 0.6, 1};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+        for (size_t d = 0; d < sizeof densities / sizeof densities[0]; d++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int beta = 0; beta < 2; beta++)
+                    check_product_path(rng, ta, 0, 7, widths[w], 23, (int)(w % 3) * 2, 1.0f,
+                                       (float)beta, densities[d]);
+    check_product_path(rng, 0, 0, 100, 100, 784, 0, 1.0f, 1.0f, 0.19);  /* forward */
+    check_product_path(rng, 1, 0, 784, 100, 100, 0, 1.0f, 0.0f, 0.19);  /* weight gradient */
+    check_product_path(rng, 1, 0, 784, 1024, 50, 3, 1.0f, 0.0f, 0.19); /* hidden 1024 */
+    check_product_path(rng, 0, 0, 0, 100, 784, 0, 1.0f, 0.0f, 0.19);    /* no rows */
+    check_product_path(rng, 1, 0, 784, 100, 0, 0, 1.0f, 0.0f, 0.19);    /* no rows: zeros */
 }
 
 /* beta 1 accumulates: two products of alpha 1 into the same C equal one product of alpha 2. */
@@ -197,6 +274,7 @@ int main(void)
             }
     check_accumulate(&rng);
     check_empty_k();
+    check_sparse(&rng);
 
     printf("largest gemm error: %.3g u*S (u = 2^-24; the test allows (k + 4) * 2 u*S)\n",
            worst_in_u);

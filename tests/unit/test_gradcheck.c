@@ -3,7 +3,8 @@
  * backward over zero rows gives zero gradients; a ReLU unit dead for the whole batch gets
  * exactly zero gradient on its weights, its bias and its outgoing weights; backward leaves the
  * caller's extra gradient slots alone; the loss may write its gradient over the logits; and
- * mlp_init_params draws in PyTorch's nn.Linear range.
+ * mlp_init_params draws in PyTorch's nn.Linear range. The finite differences run twice: on
+ * dense inputs and on inputs that are mostly zeros, which take the sparse first-layer path.
  *
  * Tolerance. The finite difference is taken in double with h = 1e-5 on the double copy of the
  * parameters: truncation error ~ h^2 |f'''| ~ 1e-10, cancellation ~ 1e-16 |f| / h ~ 1e-10, so it
@@ -50,7 +51,7 @@ static double ref_loss(const Mlp *m, const double *p, const float *x, const uint
             for (int o = 0; o < L->out; o++) {
                 double z = p[L->b + o];
                 for (int i = 0; i < L->in; i++)
-                    z += p[L->w + (size_t)o * L->in + i] * in[i];
+                    z += p[mlp_weight_index(L, o, i)] * in[i];
                 if (l + 1 < m->n_layers) {
                     pat->pos[r][l][o] = z > 0;
                     z = z > 0 ? z : 0;
@@ -83,7 +84,8 @@ static double float_pass(Mlp *m, const float *x, const uint8_t *y, int rows, flo
     return loss;
 }
 
-static void test_finite_differences(void)
+/* sparse: 75% of the inputs are zero (the first layer takes its sparse path) */
+static void test_finite_differences(int sparse)
 {
     Mlp m;
     Err e;
@@ -94,8 +96,11 @@ static void test_finite_differences(void)
     CheckRng rng = {99};
     float x[ROWS * 20], dlogits[ROWS * 10];
     uint8_t y[ROWS];
-    for (int i = 0; i < ROWS * 20; i++)
+    for (int i = 0; i < ROWS * 20; i++) {
         x[i] = (float)check_rng_uniform(&rng, -1, 1);
+        if (sparse && (i % 20 + 7 * (i / 20)) % 20 < 15) /* 15 zeros a row, moving each row */
+            x[i] = 0.0f;
+    }
     for (int r = 0; r < ROWS; r++)
         y[r] = (uint8_t)(check_rng_u64(&rng) % 10);
 
@@ -115,6 +120,8 @@ static void test_finite_differences(void)
                   "in-place loss: the gradient differs from the one written to a separate array");
     }
     double loss_f = float_pass(&m, x, y, ROWS, dlogits);
+    CHECK_MSG(m.x_is_sparse == sparse, "inputs %s: expected the %s first-layer path",
+              sparse ? "mostly zeros" : "dense", sparse ? "sparse" : "dense");
 
     double *p = malloc(m.n_params * sizeof(double));
     Pattern *base = malloc(sizeof *base), *plus = malloc(sizeof *plus), *minus = malloc(sizeof *minus);
@@ -237,7 +244,7 @@ static void test_dead_unit(void)
 
     int dead_nonzero = 0, live_nonzero = 0;
     for (int i = 0; i < L0->in; i++) {
-        dead_nonzero += m.grads[L0->w + (size_t)dead * L0->in + i] != 0.0f;
+        dead_nonzero += m.grads[mlp_weight_index(L0, dead, i)] != 0.0f;
     }
     dead_nonzero += m.grads[L0->b + dead] != 0.0f;
     for (size_t i = 0; i < extra; i++)
@@ -245,7 +252,7 @@ static void test_dead_unit(void)
                   "extra gradient slot %zu: expected %g, got %g", i, 7.0 + (double)i,
                   m.grads[m.n_params + i]);
     for (int o = 0; o < L1->out; o++) /* the dead unit's outgoing weights: column `dead` */
-        dead_nonzero += m.grads[L1->w + (size_t)o * L1->in + dead] != 0.0f;
+        dead_nonzero += m.grads[mlp_weight_index(L1, o, dead)] != 0.0f;
     CHECK_MSG(dead_nonzero == 0,
               "dead ReLU unit: expected its %d weight, bias and outgoing gradients all exactly 0, "
               "got %d nonzero", L0->in + 1 + L1->out, dead_nonzero);
@@ -261,7 +268,7 @@ static void test_dead_unit(void)
                 live = u;
     if (CHECK_MSG(live >= 0, "no unit of the first hidden layer is active in any row")) {
         for (int i = 0; i < L0->in; i++)
-            live_nonzero += m.grads[L0->w + (size_t)live * L0->in + i] != 0.0f;
+            live_nonzero += m.grads[mlp_weight_index(L0, live, i)] != 0.0f;
         CHECK_MSG(live_nonzero > 0, "unit %d is active but has an all-zero weight gradient", live);
     }
     mlp_free(&m);
@@ -330,7 +337,8 @@ int main(void)
 {
     gemm_init();
     test_init_params();
-    test_finite_differences();
+    test_finite_differences(0);
+    test_finite_differences(1);
     test_zero_rows();
     test_dead_unit();
     return check_summary();

@@ -92,9 +92,14 @@ static void read_tensor(const RefFile *r, MlpCase *c, float *dst, unsigned char 
                    r->n_tok > 1 ? r->tok[1] : ""))
         return;
     const MlpLayer *L = &c->m.layer[l];
-    size_t off = bias ? L->b : L->w;
     int want = bias ? L->out : L->out * L->in;
-    int got = ref_floats(r, 2, dst + off, want);
+    float *torch = xmalloc((size_t)want * sizeof(float)); /* the file's [out][in] order */
+    int got = ref_floats(r, 2, torch, want);
+    if (bias)
+        memcpy(dst + L->b, torch, (size_t)want * sizeof(float));
+    else
+        mlp_weight_from_torch(&c->m, l, torch, dst);
+    free(torch);
     if (CHECK_MSG(got == want && r->n_tok == 2 + want, "%s:%d: %s: expected %d values, got %d",
                   r->path, r->lineno, r->tok[1], want, r->n_tok - 2))
         seen[2 * l + bias] = 1;
