@@ -1,8 +1,8 @@
 /* gemm: row-major single-precision matrix products, C = alpha * op(A) * op(B) + beta * C, where
  * op(X) is X or its transpose. The fast path goes through BLIS; gemm_ref is a plain triple loop
  * that tests compare against. For a left factor that is mostly zeros (MNIST's images: 81% of the
- * pixels are 0) there is a sparse path: gemm_sparse_pack keeps the nonzeros of A by rows (and of
- * its transpose), gemm_sparse multiplies them with a dense B. No other file includes blis.h. */
+ * pixels are 0) there is a sparse path: gemm_sparse_pack keeps the nonzeros of A by rows,
+ * gemm_sparse_transpose those of its transpose, gemm_sparse multiplies either with a dense B. No other file includes blis.h. */
 #ifndef MPITRAIN_GEMM_H
 #define MPITRAIN_GEMM_H
 
@@ -48,8 +48,11 @@ int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e);
 void gemm_sparse_free(GemmSparse *s);
 
 /* Pack the nonzeros of the row-major rows x cols matrix a (row stride lda; rows <= max_rows,
- * cols <= max_cols) into s->a and s->at. Returns how many there are. */
+ * cols <= max_cols) into s->a. Returns how many there are. */
 long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda);
+
+/* s->at = the transpose of s->a (after gemm_sparse_pack). */
+void gemm_sparse_transpose(GemmSparse *s);
 
 /* C = A * B + beta * C with A sparse (m x k), B dense k x n (row stride ldb), C m x n (row stride
  * ldc), beta 0 or 1. Each element of C is summed in the order of A's columns, starting from

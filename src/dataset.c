@@ -2,6 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "idx.h"
 #include "rng.h"
@@ -137,26 +140,76 @@ static void prefetch_image(const Dataset *d, Split split, const uint32_t *order,
     __builtin_prefetch(p + DATASET_PIXELS - 1);
 }
 
+/* torchvision's ToTensor, then Normalize((0.1307,), (0.3081,)) when normalize: the same float
+ * operations in the same order, so the rows match PyTorch's to the bit. */
+#define PIXEL_MEAN 0.1307f
+#define PIXEL_STD 0.3081f
+
+static float pixel_value(int p, int normalize)
+{
+    float v = (float)p / 255.0f;
+    return normalize ? (v - PIXEL_MEAN) / PIXEL_STD : v;
+}
+
+/* One image, through a table of the 256 values. */
+static void convert_image(const uint8_t *src, float *dst, const float *value)
+{
+    for (int k = 0; k < DATASET_PIXELS; k++)
+        dst[k] = value[src[k]];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* One image, 8 pixels at a time, with pixel_value's operations (divisions and a subtraction are
+ * correctly rounded in any width, so the bits are the same): about 3 times faster than the
+ * table, whose loads go one pixel at a time. 784 is a multiple of 8. */
+__attribute__((target("avx2"))) static void convert_image_avx2(const uint8_t *src, float *dst,
+                                                              int normalize)
+{
+    const __m256 v255 = _mm256_set1_ps(255.0f), mean = _mm256_set1_ps(PIXEL_MEAN),
+                 std = _mm256_set1_ps(PIXEL_STD);
+    for (int k = 0; k < DATASET_PIXELS; k += 8) {
+        __m128i bytes = _mm_loadl_epi64((const __m128i *)(const void *)(src + k));
+        __m256 v = _mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), v255);
+        if (normalize)
+            v = _mm256_div_ps(_mm256_sub_ps(v, mean), std);
+        _mm256_storeu_ps(dst + k, v);
+    }
+}
+
+static int use_avx2(void)
+{
+    static int known = -1;
+    if (known < 0)
+        known = __builtin_cpu_supports("avx2") != 0;
+    return known;
+}
+#endif
+
 void dataset_gather(const Dataset *d, Split split, const uint32_t *order, int first, int n,
                     int normalize, float *x, uint8_t *y)
 {
     for (int i = 0; i < GATHER_AHEAD && i < n; i++)
         prefetch_image(d, split, order, first + i);
-    /* A pixel has 256 values: convert each once ((p / 255 - mean) / std folded into one
-     * multiply-add), then look pixels up, which is several times faster than dividing each. */
-    const float scale = normalize ? 1.0f / (255.0f * 0.3081f) : 1.0f / 255.0f;
-    const float shift = normalize ? -0.1307f / 0.3081f : 0.0f;
+    int avx2 = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    avx2 = use_avx2();
+#endif
     float value[256];
-    for (int p = 0; p < 256; p++)
-        value[p] = normalize ? (float)p * scale + shift : (float)p / 255.0f;
+    if (!avx2)
+        for (int p = 0; p < 256; p++)
+            value[p] = pixel_value(p, normalize);
     for (int i = 0; i < n; i++) {
         size_t s = order != NULL ? order[first + i] : (size_t)(first + i);
         const uint8_t *src = d->images[split] + s * DATASET_PIXELS;
         float *dst = x + (size_t)i * DATASET_PIXELS;
         if (i + GATHER_AHEAD < n)
             prefetch_image(d, split, order, first + i + GATHER_AHEAD);
-        for (int k = 0; k < DATASET_PIXELS; k++)
-            dst[k] = value[src[k]];
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (avx2)
+            convert_image_avx2(src, dst, normalize);
+        else
+#endif
+            convert_image(src, dst, value);
         y[i] = d->labels[split][s];
     }
 }

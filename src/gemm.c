@@ -181,9 +181,9 @@ static int use_avx2(void)
 
 long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda)
 {
-    GemmSparseRows *sa = &s->a, *st = &s->at;
-    sa->rows = st->cols = rows;
-    sa->cols = st->rows = cols;
+    GemmSparseRows *sa = &s->a;
+    sa->rows = rows;
+    sa->cols = cols;
     int *restrict col = sa->col, *restrict start = sa->start;
     float *restrict val = sa->val;
     const int avx2 = use_avx2();
@@ -201,8 +201,20 @@ long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda
     }
     start[rows] = (int)k;
     (void)avx2;
+    return k;
+}
 
-    /* A transposed: a counting sort of the same nonzeros by column; rows of A stay ascending */
+void gemm_sparse_transpose(GemmSparse *s)
+{
+    /* a counting sort of A's nonzeros by column; the rows of A stay ascending in each */
+    const GemmSparseRows *sa = &s->a;
+    GemmSparseRows *st = &s->at;
+    const int rows = sa->rows, cols = sa->cols;
+    const int *restrict col = sa->col, *restrict start = sa->start;
+    const float *restrict val = sa->val;
+    const long k = start[rows];
+    st->rows = cols;
+    st->cols = rows;
     int *restrict tstart = st->start, *restrict tcol = st->col;
     float *restrict tval = st->val;
     memset(tstart, 0, ((size_t)cols + 1) * sizeof *tstart);
@@ -222,7 +234,6 @@ long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda
     for (int j = cols; j > 0; j--)
         tstart[j] = tstart[j - 1];
     tstart[0] = 0;
-    return k;
 }
 
 typedef float V8 __attribute__((vector_size(32)));

@@ -163,8 +163,10 @@ void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits)
         const float *in = l > 0 ? m->act[l - 1] : x;
         float *gw = m->grads + L->w, *gb = m->grads + L->b;
         /* dW^T [in][out] = in^T [in][rows] * delta [rows][out] */
-        if (l == 0 && m->x_is_sparse)
+        if (l == 0 && m->x_is_sparse) {
+            gemm_sparse_transpose(&m->x_sparse); /* only backward needs x^T */
             gemm_sparse(&m->x_sparse.at, L->out, delta, L->out, 0.0f, gw, L->out);
+        }
         else if (rows > 0)
             gemm(1, 0, L->in, L->out, rows, 1.0f, in, L->in, delta, L->out, 0.0f, gw, L->out);
         else

@@ -73,10 +73,10 @@ static void sparse_first_layer(int rows, int h, int repeat, double dense_fc1)
         fprintf(stderr, "sgemm_bench: %s\n", e.msg);
         exit(1);
     }
-    double best[3] = {1e30, 1e30, 1e30};
+    double best[4] = {1e30, 1e30, 1e30, 1e30};
     long nnz = 0;
     for (int round = 0; round < 5; round++) {
-        double t[4];
+        double t[5];
         t[0] = now();
         for (int r = 0; r < repeat; r++)
             nnz = gemm_sparse_pack(&s, x, rows, 784, 784);
@@ -85,15 +85,18 @@ static void sparse_first_layer(int rows, int h, int repeat, double dense_fc1)
             gemm_sparse(&s.a, h, wt, h, 1.0f, out, h);
         t[2] = now();
         for (int r = 0; r < repeat; r++)
-            gemm_sparse(&s.at, h, d, h, 0.0f, grad, h);
+            gemm_sparse_transpose(&s);
         t[3] = now();
-        for (int k = 0; k < 3; k++)
+        for (int r = 0; r < repeat; r++)
+            gemm_sparse(&s.at, h, d, h, 0.0f, grad, h);
+        t[4] = now();
+        for (int k = 0; k < 4; k++)
             best[k] = fmin(best[k], (t[k + 1] - t[k]) / repeat);
     }
-    printf("fc1 with sparse input (%.0f%% nonzeros): pack %.1f us, forward %.1f, weight gradient "
-           "%.1f, in all %.1f us against %.1f for BLIS's two products\n",
+    printf("fc1 with sparse input (%.0f%% nonzeros): pack %.1f us, forward %.1f, transpose %.1f, "
+           "weight gradient %.1f, in all %.1f us against %.1f for BLIS's two products\n",
            100.0 * nnz / (rows * 784.0), 1e6 * best[0], 1e6 * best[1], 1e6 * best[2],
-           1e6 * (best[0] + best[1] + best[2]), 1e6 * dense_fc1);
+           1e6 * best[3], 1e6 * (best[0] + best[1] + best[2] + best[3]), 1e6 * dense_fc1);
     gemm_sparse_free(&s);
     free(x);
     free(wt);

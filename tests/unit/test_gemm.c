@@ -1,7 +1,7 @@
 /* unit_gemm: gemm (BLIS) against gemm_ref (a double-accumulated triple loop) for all four
  * transpose combinations, many shapes, row strides wider than the matrices, and alpha/beta
  * combinations; beta 0 must ignore (even NaN) contents of C, and nothing outside C may change.
- * The sparse path (gemm_sparse_pack, then gemm_sparse with A or A transposed) the same way, for
+ * The sparse path (gemm_sparse_pack and gemm_sparse_transpose, then gemm_sparse with A or A^T) the same way, for
  * left factors from all zeros to all nonzeros, with every block width of its kernel.
  *
  * Error bound. Each entry is c = alpha * sum_p a_ip b_pj + beta * c0. In float32 arithmetic with
@@ -60,6 +60,7 @@ static void thin_out(CheckRng *rng, float *a, int rows, int cols, int ld, double
 static int check_pack(GemmSparse *s, const float *a, int rows, int cols, int lda)
 {
     long nnz = gemm_sparse_pack(s, a, rows, cols, lda), want = 0, bad = 0;
+    gemm_sparse_transpose(s);
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++)
             want += a[(size_t)i * lda + j] != 0.0f;
