@@ -277,10 +277,9 @@ static inline __attribute__((always_inline)) void sparse_block(const int *col, c
     }
 }
 
-/* With FMA the products and sums fuse (one rounding each); elsewhere they are two operations. */
-__attribute__((target_clones("fma", "default"))) void gemm_sparse(const GemmSparseRows *a, int n,
-                                                                   const float *b, int ldb,
-                                                                   float beta, float *c, int ldc)
+static inline __attribute__((always_inline)) void sparse_rows(const GemmSparseRows *a, int n,
+                                                              const float *b, int ldb,
+                                                              float beta, float *c, int ldc)
 {
     for (int r = 0; r < a->rows; r++) {
         const int *col = a->col + a->start[r];
@@ -324,4 +323,26 @@ __attribute__((target_clones("fma", "default"))) void gemm_sparse(const GemmSpar
             crow[j] = s;
         }
     }
+}
+
+/* With FMA the products and sums fuse (one rounding each); elsewhere they are two operations. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static void sparse_rows_fma(const GemmSparseRows *a, int n,
+                                                                const float *b, int ldb,
+                                                                float beta, float *c, int ldc)
+{
+    sparse_rows(a, n, b, ldb, beta, c, ldc);
+}
+#endif
+
+void gemm_sparse(const GemmSparseRows *a, int n, const float *b, int ldb, float beta, float *c,
+                 int ldc)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        sparse_rows_fma(a, n, b, ldb, beta, c, ldc);
+        return;
+    }
+#endif
+    sparse_rows(a, n, b, ldb, beta, c, ldc);
 }

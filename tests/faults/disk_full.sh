@@ -53,7 +53,7 @@ if grep -q 'Process received signal' "$WORK/full.err"; then
     grep -E '^mpitrain|\[[^]]*\] (Signal|\[ *[0-9]+\])' "$WORK/full.err" | head -n 20
     if grep -q 'H5F__close_cb' "$WORK/full.err"; then
         echo "--- known cause: in src/ckpt.c write_file() H5Fclose fails on the full disk; HDF5"
-        echo "    1.10 then leaves the file's ID behind (HDFFV-11052, fixed upstream by PR #2291), and"
+        echo "    1.10 then leaves the file's ID behind (later HDF5 releases close it), and"
         echo "    MPI_Finalize (comm_finalize), shutting HDF5 down, closes it again and crashes."
     fi
 fi

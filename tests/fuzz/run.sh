@@ -52,8 +52,9 @@ cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}
 # the unchecksummed chunk index records it) and handles a NULL from malloc:
 # allocator_may_return_null=1 and max_allocation_size_mb=1024 make any request over 1 GiB fail
 # with NULL, as under a memory limit, instead of stopping the run. mpitrain's own requests over
-# 1 GiB still abort with their stack (alloc_limit.c). UBSan stops at the first report.
-export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=1024${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+# 1 GiB still abort with their stack (alloc_limit.c). intercept_tls_get_addr=0: see
+# tests/memcheck/sanitizer-env.cmake.in. UBSan stops at the first report.
+export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=1024:intercept_tls_get_addr=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$repo/tests/memcheck/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
