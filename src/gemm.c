@@ -277,6 +277,26 @@ static inline __attribute__((always_inline)) void sparse_block(const int *col, c
     }
 }
 
+/* Columns [*j, n - tail) of one row of C in blocks of 8 * nv, from *j on. When the blocks end
+ * exactly where the last tail columns start, the last block takes them too and it returns 1
+ * (the row is done); else it returns 0 with *j after the last whole block. nv is a constant
+ * after inlining. */
+static inline __attribute__((always_inline)) int sparse_blocks(const int *col, const float *val,
+                                                               int nnz, const float *b, int ldb,
+                                                               float beta, float *crow, int nv,
+                                                               int *j, int n, int tail)
+{
+    for (; *j + 8 * nv < n - tail; *j += 8 * nv)
+        sparse_block(col, val, nnz, b + *j, ldb, beta, crow + *j, nv, 0, 0);
+    if (*j + 8 * nv != n - tail)
+        return 0;
+    if (tail > 0)
+        sparse_block(col, val, nnz, b + *j, ldb, beta, crow + *j, nv, 1, tail);
+    else
+        sparse_block(col, val, nnz, b + *j, ldb, beta, crow + *j, nv, 0, 0);
+    return 1;
+}
+
 static inline __attribute__((always_inline)) void sparse_rows(const GemmSparseRows *a, int n,
                                                               const float *b, int ldb,
                                                               float beta, float *c, int ldc)
@@ -289,33 +309,10 @@ static inline __attribute__((always_inline)) void sparse_rows(const GemmSparseRo
         /* blocks of 96, 32 and 8 columns; the last n % 8 columns go with the last block */
         const int tail = n >= 8 ? n % 8 : n;
         int j = 0;
-        for (; j + 96 < n - tail; j += 96)
-            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 0, 0);
-        if (j + 96 == n - tail) {
-            if (tail > 0)
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 1, tail);
-            else
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 12, 0, 0);
+        if (sparse_blocks(col, val, nnz, b, ldb, beta, crow, 12, &j, n, tail) ||
+            sparse_blocks(col, val, nnz, b, ldb, beta, crow, 4, &j, n, tail) ||
+            sparse_blocks(col, val, nnz, b, ldb, beta, crow, 1, &j, n, tail))
             continue;
-        }
-        for (; j + 32 < n - tail; j += 32)
-            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 0, 0);
-        if (j + 32 == n - tail) {
-            if (tail > 0)
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 1, tail);
-            else
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 4, 0, 0);
-            continue;
-        }
-        for (; j + 8 < n - tail; j += 8)
-            sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 0, 0);
-        if (j + 8 == n - tail) {
-            if (tail > 0)
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 1, tail);
-            else
-                sparse_block(col, val, nnz, b + j, ldb, beta, crow + j, 1, 0, 0);
-            continue;
-        }
         for (; j < n; j++) { /* fewer than 8 columns in all */
             float s = beta != 0.0f ? crow[j] : 0.0f;
             for (int q = 0; q < nnz; q++)
