@@ -262,9 +262,15 @@ const float *comm_reduce(Comm *c)
     size_t per = (r->stride / 16 + (size_t)k - 1) / (size_t)k * 16;
     size_t lo = per * (size_t)c->node_rank, hi = lo + per < n ? lo + per : n;
     if (lo < hi) {
+        /* slot 0 + slot 1, then + slot 2, ...: the same order on every node */
         float *restrict out = r->result;
-        memcpy(out + lo, r->slot + lo, (hi - lo) * sizeof(float));
-        for (int q = 1; q < k; q++) {
+        const float *restrict s0 = r->slot, *restrict s1 = r->slot + r->stride;
+        if (k == 1)
+            memcpy(out + lo, s0 + lo, (hi - lo) * sizeof(float));
+        else
+            for (size_t i = lo; i < hi; i++)
+                out[i] = s0[i] + s1[i];
+        for (int q = 2; q < k; q++) {
             const float *restrict in = r->slot + r->stride * (size_t)q;
             for (size_t i = lo; i < hi; i++)
                 out[i] += in[i];

@@ -258,6 +258,7 @@ static inline __attribute__((always_inline)) void sparse_block(const int *col, c
     }
     for (int q = 0; q < nnz; q++) {
         const float *brow = b + (size_t)col[q] * (size_t)ldb;
+        __asm__("" : "+r"(brow)); /* one base register for the row: no spilled bases */
         const float x = val[q];
 #pragma GCC unroll 13
         for (int v = 0; v < nv + has_tail; v++) {

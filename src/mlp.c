@@ -186,9 +186,8 @@ void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits)
              L->in);
         size_t n = (size_t)rows * L->in;
         const float *a = m->act[l - 1];
-        for (size_t i = 0; i < n; i++)
-            if (a[i] <= 0.0f)
-                prev[i] = 0.0f;
+        for (size_t i = 0; i < n; i++) /* a select, not a branch: it vectorizes */
+            prev[i] = a[i] > 0.0f ? prev[i] : 0.0f;
         delta = prev;
     }
 }
