@@ -14,9 +14,10 @@
 
 typedef struct MlpLayer {
     int in, out;
-    size_t w; /* offset of the weight in a flat buffer, stored transposed: [in][out], so that a
-                 sparse input row is a sum of weight rows (nn.Linear's fcN.weight is [out][in];
-                 mlp_weight_index maps, checkpoints hold PyTorch's order) */
+    int in_major; /* the weight is stored [in][out]: the first layer, so that a sparse input row
+                     is a sum of weight rows; the others are [out][in] as nn.Linear's */
+    size_t w; /* offset of the weight in a flat buffer (fcN.weight; mlp_weight_index maps, and
+                 checkpoints hold PyTorch's [out][in] order) */
     size_t b; /* offset of the bias [out] (fcN.bias) */
 } MlpLayer;
 

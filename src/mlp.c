@@ -31,6 +31,7 @@ int mlp_init(Mlp *m, const int *sizes, int n_sizes, int max_rows, size_t grad_ex
         MlpLayer *L = &m->layer[l];
         L->in = sizes[l];
         L->out = sizes[l + 1];
+        L->in_major = l == 0;
         L->w = off;
         off += (size_t)L->in * L->out;
         L->b = off;
@@ -76,7 +77,7 @@ void mlp_init_params(Mlp *m, uint64_t seed)
     for (int l = 0; l < m->n_layers; l++) {
         const MlpLayer *L = &m->layer[l];
         float bound = 1.0f / sqrtf((float)L->in);
-        /* drawn in PyTorch's order, fcN.weight[o][i] then the bias, stored transposed */
+        /* drawn in PyTorch's order, fcN.weight[o][i] then the bias */
         const uint64_t stream = RNG_STREAM_INIT + (uint64_t)l;
         uint64_t k = 0;
         for (int o = 0; o < L->out; o++)
@@ -90,7 +91,8 @@ void mlp_init_params(Mlp *m, uint64_t seed)
 
 size_t mlp_weight_index(const MlpLayer *L, int o, int i)
 {
-    return L->w + (size_t)i * (size_t)L->out + (size_t)o;
+    return L->in_major ? L->w + (size_t)i * (size_t)L->out + (size_t)o
+                       : L->w + (size_t)o * (size_t)L->in + (size_t)i;
 }
 
 void mlp_weight_to_torch(const Mlp *m, int l, const float *buf, float *torch)
@@ -137,14 +139,16 @@ float *mlp_forward(Mlp *m, const float *x, int rows)
         const MlpLayer *L = &m->layer[l];
         float *out = m->act[l];
         const float *bias = m->params + L->b;
-        /* out = bias broadcast, then out += in * W^T in one product (W^T is what is stored) */
+        const float *w = m->params + L->w;
+        /* out = bias broadcast, then out += in * W^T in one product */
         for (int r = 0; r < rows; r++)
             memcpy(out + (size_t)r * L->out, bias, (size_t)L->out * sizeof(float));
         if (l == 0 && m->x_is_sparse)
-            gemm_sparse(&m->x_sparse.a, L->out, m->params + L->w, L->out, 1.0f, out, L->out);
+            gemm_sparse(&m->x_sparse.a, L->out, w, L->out, 1.0f, out, L->out);
+        else if (L->in_major)
+            gemm(0, 0, rows, L->out, L->in, 1.0f, in, L->in, w, L->out, 1.0f, out, L->out);
         else
-            gemm(0, 0, rows, L->out, L->in, 1.0f, in, L->in, m->params + L->w, L->out, 1.0f,
-                 out, L->out);
+            gemm(0, 1, rows, L->out, L->in, 1.0f, in, L->in, w, L->in, 1.0f, out, L->out);
         if (l + 1 < m->n_layers) {
             size_t n = (size_t)rows * L->out;
             for (size_t i = 0; i < n; i++)
@@ -162,13 +166,14 @@ void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits)
         const MlpLayer *L = &m->layer[l];
         const float *in = l > 0 ? m->act[l - 1] : x;
         float *gw = m->grads + L->w, *gb = m->grads + L->b;
-        /* dW^T [in][out] = in^T [in][rows] * delta [rows][out] */
+        /* dW^T [in][out] = in^T [in][rows] * delta [rows][out], or dW [out][in] = delta^T in */
         if (l == 0 && m->x_is_sparse) {
             gemm_sparse_transpose(&m->x_sparse); /* only backward needs x^T */
             gemm_sparse(&m->x_sparse.at, L->out, delta, L->out, 0.0f, gw, L->out);
-        }
-        else if (rows > 0)
+        } else if (rows > 0 && L->in_major)
             gemm(1, 0, L->in, L->out, rows, 1.0f, in, L->in, delta, L->out, 0.0f, gw, L->out);
+        else if (rows > 0)
+            gemm(1, 0, L->out, L->in, rows, 1.0f, delta, L->out, in, L->in, 0.0f, gw, L->in);
         else
             memset(gw, 0, (size_t)L->out * L->in * sizeof(float));
         for (int j = 0; j < L->out; j++)
@@ -182,8 +187,11 @@ void mlp_backward(Mlp *m, const float *x, int rows, float *dlogits)
             break;
         /* delta_prev [rows][in] = delta [rows][out] * W [out][in], masked by ReLU' of act[l-1] */
         float *prev = m->delta[l % 2];
-        gemm(0, 1, rows, L->in, L->out, 1.0f, delta, L->out, m->params + L->w, L->out, 0.0f, prev,
-             L->in);
+        const float *w = m->params + L->w;
+        if (L->in_major)
+            gemm(0, 1, rows, L->in, L->out, 1.0f, delta, L->out, w, L->out, 0.0f, prev, L->in);
+        else
+            gemm(0, 0, rows, L->in, L->out, 1.0f, delta, L->out, w, L->in, 0.0f, prev, L->in);
         size_t n = (size_t)rows * L->in;
         const float *a = m->act[l - 1];
         for (size_t i = 0; i < n; i++) /* a select, not a branch: it vectorizes */

@@ -113,12 +113,12 @@ int main(int argc, char **argv)
     }
     int rows = atoi(argv[1]), h = atoi(argv[2]), repeat = argc > 3 ? atoi(argv[3]) : 200;
     gemm_init();
-    /* the products as mlp makes them: weights stored transposed, W^T [in][out] */
+    /* the products as mlp makes them: fc1's weight stored [in][out] (W1^T), fc2's [out][in] */
     const Shape step[] = {
         {"fwd  fc1  X W1^T", 0, 0, rows, h, 784},
-        {"fwd  fc2  H W2^T", 0, 0, rows, 10, h},
-        {"grad fc2  H^T D2", 1, 0, h, 10, rows},
-        {"back fc2  D2 W2", 0, 1, rows, h, 10},
+        {"fwd  fc2  H W2^T", 0, 1, rows, 10, h},
+        {"grad fc2  D2^T H", 1, 0, 10, h, rows},
+        {"back fc2  D2 W2", 0, 0, rows, h, 10},
         {"grad fc1  X^T D1", 1, 0, 784, h, rows},
     };
     const Shape eval = {"eval fc1  1000 rows", 0, 0, 1000, h, 784};
