@@ -23,8 +23,10 @@ What it measures
                                         epoch is the "seconds" field of its --metrics file
 
     For each run it prints the median training time of an epoch (evaluation excluded), samples
-    per second, and how many times slower than mpitrain np=2 the run is; and the final test
-    accuracy of each run, as a check that all of them train the same model about equally well.
+    per second, and how many times slower than mpitrain np=2 the run is (with --rounds N, every
+    run N times in turn, each ratio taken within its round, and the median and range of them);
+    and the final test accuracy of each run, as a check that all of them train the same model
+    about equally well.
     It is a benchmark, not a test: it passes or fails nothing. Timings on a shared machine are
     noisy; run it more than once.
 
@@ -34,6 +36,7 @@ How to run it
       tests/perf/compare_pytorch.py                    # 3 epochs, hidden 100
       tests/perf/compare_pytorch.py --hidden 1024 --epochs 5
       tests/perf/compare_pytorch.py --skip-ddp
+      tests/perf/compare_pytorch.py --epochs 5 --rounds 5   # the ratios over 5 rounds
 
     It needs Debian's python3-torch (hence /usr/bin/python3), numpy, Open MPI's mpirun, and the
     four MNIST .gz files (data/mnist by default). No network is used.
@@ -207,6 +210,8 @@ def loaded_blas():
 
 def run_mpitrain(binary, data_dir, hidden, epochs, nprocs, tmp):
     metrics = os.path.join(tmp, "mpitrain-np%d.jsonl" % nprocs)
+    if os.path.exists(metrics):  # mpitrain appends to its metrics file
+        os.remove(metrics)
     cmd = ["mpirun", "-np", str(nprocs)]
     if nprocs > os.cpu_count():
         cmd.append("--oversubscribe")
@@ -234,6 +239,8 @@ def run_mpitrain(binary, data_dir, hidden, epochs, nprocs, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every configuration this many times, in turn (default 1)")
     ap.add_argument("--hidden", type=int, default=100, help="hidden width, e.g. 100 or 1024")
     ap.add_argument("--data", default=os.path.join(REPO, "data", "mnist"),
                     help="folder with the four MNIST .gz files (default: data/mnist)")
@@ -265,35 +272,47 @@ def main():
     if cores not in (1, TORCH_DEFAULT_THREADS):
         single.append((cores, "%d threads (all cores)" % cores))
 
-    runs = []  # (name, processes, epoch times, accuracy)
+    # Each round runs every configuration once, one after the other; the ratios are taken
+    # within a round, so that a slow spell of this shared machine weighs on both sides.
+    rounds = []  # per round: [(name, processes, epoch times, accuracy)]
     with tempfile.TemporaryDirectory(prefix="compare_pytorch.") as tmp:
-        for threads, label in single:
-            print("running torch, 1 process, %s ..." % label, flush=True)
-            times, acc = run_torch_single(data, args.hidden, args.epochs, threads)
-            runs.append(("torch, " + label, 1, times, acc))
-        if not args.skip_ddp:
-            print("running torch DDP gloo, %d processes x 1 thread ..." % DDP_WORLD, flush=True)
-            times, acc = run_torch_ddp(data_dir, args.hidden, args.epochs, tmp)
-            runs.append(("torch DDP gloo, 1 thread each", DDP_WORLD, times, acc))
-        for n in (1, 2):
-            print("running mpitrain np %d ..." % n, flush=True)
-            times, acc = run_mpitrain(binary, data_dir, args.hidden, args.epochs, n, tmp)
-            runs.append(("mpitrain np %d" % n, n, times, acc))
+        for k in range(args.rounds):
+            runs = []
+            tag = "round %d/%d: " % (k + 1, args.rounds)
+            for threads, label in single:
+                print(tag + "torch, 1 process, %s ..." % label, flush=True)
+                times, acc = run_torch_single(data, args.hidden, args.epochs, threads)
+                runs.append(("torch, " + label, 1, times, acc))
+            if not args.skip_ddp:
+                print(tag + "torch DDP gloo, %d processes x 1 thread ..." % DDP_WORLD, flush=True)
+                times, acc = run_torch_ddp(data_dir, args.hidden, args.epochs, tmp)
+                runs.append(("torch DDP gloo, 1 thread each", DDP_WORLD, times, acc))
+            for n in (1, 2):
+                print(tag + "mpitrain np %d ..." % n, flush=True)
+                times, acc = run_mpitrain(binary, data_dir, args.hidden, args.epochs, n, tmp)
+                runs.append(("mpitrain np %d" % n, n, times, acc))
+            rounds.append(runs)
 
-    reference = statistics.median(runs[-1][2])  # mpitrain np 2
     print()
-    print("%-36s %5s %12s %11s %15s %9s" % ("run", "procs", "s/epoch", "samples/s",
+    print("%-36s %5s %12s %11s %22s %9s" % ("run", "procs", "s/epoch", "samples/s",
                                             "x mpitrain np2", "test acc"))
-    for name, procs, times, acc in runs:
-        med = statistics.median(times)
-        print("%-36s %5d %12.3f %11.0f %15.2f %8.2f%%"
-              % (name, procs, med, n_train / med, med / reference, acc))
+    for i, (name, procs, _, acc) in enumerate(rounds[0]):
+        meds = [statistics.median(r[i][2]) for r in rounds]
+        ratios = sorted(statistics.median(r[i][2]) / statistics.median(r[-1][2]) for r in rounds)
+        med = statistics.median(meds)
+        spread = ("%.2f (%.2f-%.2f)" % (statistics.median(ratios), ratios[0], ratios[-1])
+                  if len(ratios) > 1 else "%.2f" % ratios[0])
+        print("%-36s %5d %12.3f %11.0f %22s %8.2f%%"
+              % (name, procs, med, n_train / med, spread, acc))
     print()
-    print("s/epoch: median over %d epochs of the training time of an epoch, evaluation excluded; "
-          "x mpitrain np2: s/epoch divided by mpitrain np 2's (> 1: slower)." % args.epochs)
+    print("s/epoch: median over %d epochs of the training time of an epoch, evaluation excluded "
+          "(then the median over %d rounds); x mpitrain np2: s/epoch divided by mpitrain np 2's "
+          "of the same round (> 1: slower), median over the rounds (lowest-highest)."
+          % (args.epochs, args.rounds))
     print("per-epoch times (s):")
-    for name, _, times, _ in runs:
-        print("  %-36s %s" % (name, " ".join("%.3f" % t for t in times)))
+    for k, runs in enumerate(rounds):
+        for name, _, times, _ in runs:
+            print("  %d %-36s %s" % (k + 1, name, " ".join("%.3f" % t for t in times)))
 
 
 if __name__ == "__main__":
