@@ -29,6 +29,7 @@ def main():
     p.add_argument("--node-bw-gbs", type=float, default=100.0, help="memory bandwidth of a node (GB/s)")
     p.add_argument("--params", type=int, default=79510)
     p.add_argument("--samples", type=int, default=60000)
+    p.add_argument("--batches", default="100,1024", help="global batch sizes, comma-separated")
     args = p.parse_args()
     size = 4 * (args.params + 2)
 
@@ -44,7 +45,7 @@ def main():
     print(f"assumed: network latency {args.alpha_us} us, bandwidth {args.beta_gbs} GB/s; "
           f"{args.ranks_per_node} ranks per node, node memory {args.node_bw_gbs} GB/s; "
           f"gradient {size / 1e3:.0f} KB")
-    for batch in (100, 1024):
+    for batch in (int(b) for b in args.batches.split(",")):
         print(f"\nglobal batch {batch} ({math.ceil(args.samples / batch)} steps per epoch):\n")
         print("| np | rows per rank | compute us/step | reduction us/step | epoch s | speed-up vs np=1 |")
         print("|---|---|---|---|---|---|")
