@@ -37,18 +37,24 @@ typedef struct GemmSparseRows {
     float *val; /* [capacity] */
 } GemmSparseRows;
 
-/* A dense matrix packed both ways, in buffers allocated once for max_rows x max_cols. */
+/* A dense matrix packed both ways, in buffers allocated once for max_rows x max_cols and at most
+ * `limit` nonzeros: half of max_rows x max_cols (a denser matrix is faster dense), and never
+ * more than GEMM_SPARSE_MAX_NONZEROS. */
 typedef struct GemmSparse {
     GemmSparseRows a;  /* A: rows x cols */
     GemmSparseRows at; /* A transposed: cols x rows */
     int max_rows, max_cols;
+    long limit;
 } GemmSparse;
+
+#define GEMM_SPARSE_MAX_NONZEROS (1L << 26)
 
 int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e);
 void gemm_sparse_free(GemmSparse *s);
 
 /* Pack the nonzeros of the row-major rows x cols matrix a (row stride lda; rows <= max_rows,
- * cols <= max_cols) into s->a. Returns how many there are. */
+ * cols <= max_cols) into s->a. Returns how many there are, or -1 when there are more than
+ * s->limit (s->a is then unusable: multiply densely). */
 long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda);
 
 /* s->at = the transpose of s->a (after gemm_sparse_pack). */

@@ -17,7 +17,7 @@ packages=(
     libhdf5-openmpi-dev hdf5-tools      # HDF5 checkpoints, h5dump for the tests
     zlib1g-dev                          # gzip IDX files
     python3-h5py python3-numpy          # checkpoint interop tests
-    python3-torch                       # the interop test loads a checkpoint into PyTorch
+    python3-torch python3-torchvision   # interop test; tests/make_reference.py
     slurm-wlm munge                     # the SLURM job-script test
     gnuplot-nox                         # plots of sweeps
     dataset-fashion-mnist               # Fashion-MNIST, for data/get_mnist.sh --fashion

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu.h"
 #include "idx.h"
 #include "rng.h"
 
@@ -175,14 +176,6 @@ __attribute__((target("avx2"))) static void convert_image_avx2(const uint8_t *sr
         _mm256_storeu_ps(dst + k, v);
     }
 }
-
-static int use_avx2(void)
-{
-    static int known = -1;
-    if (known < 0)
-        known = __builtin_cpu_supports("avx2") != 0;
-    return known;
-}
 #endif
 
 void dataset_gather(const Dataset *d, Split split, const uint32_t *order, int first, int n,
@@ -190,10 +183,7 @@ void dataset_gather(const Dataset *d, Split split, const uint32_t *order, int fi
 {
     for (int i = 0; i < GATHER_AHEAD && i < n; i++)
         prefetch_image(d, split, order, first + i);
-    int avx2 = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-    avx2 = use_avx2();
-#endif
+    const int avx2 = cpu_avx2();
     float value[256];
     if (!avx2)
         for (int p = 0; p < 256; p++)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
+
 void gemm_init(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -74,12 +76,23 @@ static void rows_free(GemmSparseRows *s)
     free(s->val);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+static void compress_lanes_init(void);
+#endif
+
 int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e)
 {
     memset(s, 0, sizeof *s);
     s->max_rows = max_rows;
     s->max_cols = max_cols;
-    size_t capacity = (size_t)max_rows * (size_t)max_cols + 8; /* room for pack_row_avx2 */
+    const long half = (long)max_rows * (long)max_cols / 2;
+    s->limit = half < GEMM_SPARSE_MAX_NONZEROS ? half : GEMM_SPARSE_MAX_NONZEROS;
+    /* a row packed while at most `limit` are taken adds at most max_cols, and pack_row_avx2
+     * stores 8 at a time */
+    const size_t capacity = (size_t)s->limit + (size_t)max_cols + 8;
+#if defined(__x86_64__) && defined(__GNUC__)
+    compress_lanes_init();
+#endif
     if (rows_init(&s->a, max_rows, capacity) != 0 || rows_init(&s->at, max_cols, capacity) != 0) {
         gemm_sparse_free(s);
         return err_set(e, ERR_RUNTIME, "out of memory for a %d x %d sparse matrix", max_rows,
@@ -153,9 +166,8 @@ __attribute__((target("avx2"))) static long pack_row_avx2(const float *row, int 
         unsigned mask = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(zero)) & 0xffu;
         if (mask == 0)
             continue;
-        __m128i lanes8;
-        memcpy(&lanes8, compress_lanes[mask], 8);
-        __m256i lanes = _mm256_cvtepu8_epi32(lanes8);
+        __m256i lanes = _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64((const __m128i *)(const void *)compress_lanes[mask]));
         _mm256_storeu_ps(val + k, _mm256_permutevar8x32_ps(v, lanes));
         _mm256_storeu_si256((__m256i *)(void *)(col + k),
                             _mm256_add_epi32(lanes, _mm256_set1_epi32(j)));
@@ -165,20 +177,6 @@ __attribute__((target("avx2"))) static long pack_row_avx2(const float *row, int 
 }
 #endif
 
-static int use_avx2(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    static int known = -1;
-    if (known < 0) {
-        known = __builtin_cpu_supports("avx2") != 0;
-        compress_lanes_init();
-    }
-    return known;
-#else
-    return 0;
-#endif
-}
-
 long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda)
 {
     GemmSparseRows *sa = &s->a;
@@ -186,9 +184,11 @@ long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda
     sa->cols = cols;
     int *restrict col = sa->col, *restrict start = sa->start;
     float *restrict val = sa->val;
-    const int avx2 = use_avx2();
+    const int avx2 = cpu_avx2();
     long k = 0;
     for (int r = 0; r < rows; r++) {
+        if (k > s->limit)
+            return -1;
         start[r] = (int)k;
         const float *row = a + (size_t)r * lda;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -201,7 +201,7 @@ long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda
     }
     start[rows] = (int)k;
     (void)avx2;
-    return k;
+    return k <= s->limit ? k : -1;
 }
 
 void gemm_sparse_transpose(GemmSparse *s)
@@ -323,9 +323,11 @@ static inline __attribute__((always_inline)) void sparse_rows(const GemmSparseRo
     }
 }
 
-/* With FMA the products and sums fuse (one rounding each); elsewhere they are two operations. */
+/* In the FMA variant each product and sum fuse into one rounding (GCC contracts a * b + c in
+ * its default gnu11 mode, -ffp-contract=fast, which CMakeLists.txt keeps); elsewhere they are two
+ * operations. Either way the order of the sums is A's column order. */
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2,fma"))) static void sparse_rows_fma(const GemmSparseRows *a, int n,
+__attribute__((target("fma"))) static void sparse_rows_fma(const GemmSparseRows *a, int n,
                                                                 const float *b, int ldb,
                                                                 float beta, float *c, int ldc)
 {
@@ -337,7 +339,7 @@ void gemm_sparse(const GemmSparseRows *a, int n, const float *b, int ldb, float 
                  int ldc)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (cpu_fma()) {
         sparse_rows_fma(a, n, b, ldb, beta, c, ldc);
         return;
     }

@@ -132,9 +132,8 @@ static int mostly_zeros(const float *x, int rows, int in)
 float *mlp_forward(Mlp *m, const float *x, int rows)
 {
     const float *in = x;
-    m->x_is_sparse = mostly_zeros(x, rows, m->layer[0].in);
-    if (m->x_is_sparse)
-        gemm_sparse_pack(&m->x_sparse, x, rows, m->layer[0].in, m->layer[0].in);
+    m->x_is_sparse = mostly_zeros(x, rows, m->layer[0].in) &&
+                     gemm_sparse_pack(&m->x_sparse, x, rows, m->layer[0].in, m->layer[0].in) >= 0;
     for (int l = 0; l < m->n_layers; l++) {
         const MlpLayer *L = &m->layer[l];
         float *out = m->act[l];

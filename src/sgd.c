@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
+
 int sgd_init(Sgd *s, size_t n, double momentum, double dampening, double weight_decay,
              int nesterov, Err *e)
 {
@@ -59,7 +61,7 @@ static inline __attribute__((always_inline)) void update(Sgd *s, float *restrict
  * With FMA hardware update_fma does the same in one instruction and matches torch to the bit;
  * elsewhere update calls fmaf, slower but equal. */
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2,fma"))) static void update_fma(Sgd *s, float *restrict params,
+__attribute__((target("fma"))) static void update_fma(Sgd *s, float *restrict params,
                                                           const float *restrict grads,
                                                           float grad_scale, double lr)
 {
@@ -70,7 +72,7 @@ __attribute__((target("avx2,fma"))) static void update_fma(Sgd *s, float *restri
 void sgd_step(Sgd *s, float *params, const float *grads, float grad_scale, double lr)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (cpu_fma()) {
         update_fma(s, params, grads, grad_scale, lr);
         return;
     }

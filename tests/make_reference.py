@@ -6,16 +6,19 @@ that may come first in PATH does not):
 
     /usr/bin/python3 tests/make_reference.py [OUTDIR]
 
-OUTDIR defaults to the ``ref`` folder beside this script (tests/ref/).  Three
+OUTDIR defaults to the ``ref`` folder beside this script (tests/ref/).  Four
 small text files are written there, deterministically (fixed seeds, one CPU
 thread, no dates), so rerunning with the same torch version reproduces them
 byte for byte:
 
   mlp_ref.txt    one forward/backward pass of a 12-8-6-10 ReLU MLP with
                  nn.CrossEntropyLoss (mean): inputs, labels, parameters,
-                 logits, loss and parameter gradients.  Two cases: ``small``
-                 (default init) and ``big`` (last-layer weights x1000, so the
-                 logits are huge and a naive softmax would overflow).
+                 logits, loss and parameter gradients.  Three cases: ``small``
+                 (default init), ``big`` (last-layer weights x1000, so the
+                 logits are huge and a naive softmax would overflow) and
+                 ``sparse`` (10 of the 12 inputs of each row are zeros).
+  pixels_ref.txt the float torchvision makes of each pixel value 0..255:
+                 ToTensor, and ToTensor then Normalize((0.1307,), (0.3081,)).
   sgd_ref.txt    torch.optim.SGD trajectories (6 steps on a 7-element float32
                  parameter) for several lr/momentum/dampening/weight_decay/
                  nesterov combinations, plus one case whose lr is changed
@@ -23,7 +26,7 @@ byte for byte:
   sched_ref.txt  learning-rate sequences of StepLR, MultiStepLR,
                  ExponentialLR, CosineAnnealingLR and ReduceLROnPlateau.
 
-File format (all three files): line oriented; blank lines and lines starting
+File format (all four files): line oriented; blank lines and lines starting
 with '#' are ignored.  Every other line is a keyword followed by
 whitespace-separated tokens, each either ``key=value`` or a bare number
 (a few bare words such as ``grad``/``param`` introduce the numbers after
@@ -32,11 +35,19 @@ repr(), so every number round-trips exactly through strtof/strtod.
 """
 
 import os
+import platform
 import sys
 import warnings
 
-import torch
-import torch.nn as nn
+# torch does its float32 products through the system BLAS; Debian's is BLIS, whose kernels (and
+# so the order of the sums, and the last bit of the logits and gradients) depend on the CPU. The
+# committed files were made with BLIS's Penryn kernels, which every x86-64 CPU can run: asked for
+# here before torch loads BLIS, unless the caller chose others.
+if platform.machine() == 'x86_64':
+    os.environ.setdefault('BLIS_ARCH_TYPE', '5')
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 F32 = '%.9g'
 
@@ -98,7 +109,7 @@ MLP_SIZES = (12, 8, 6, 10)
 MLP_BATCH = 5
 
 
-def mlp_case(name, seed, last_weight_scale):
+def mlp_case(name, seed, last_weight_scale, zeros_per_row=0):
     torch.manual_seed(seed)
     n_in, h1, h2, n_out = MLP_SIZES
     model = nn.Sequential(nn.Linear(n_in, h1), nn.ReLU(),
@@ -111,6 +122,9 @@ def mlp_case(name, seed, last_weight_scale):
             linears[-1].weight.mul_(last_weight_scale)
 
     x = torch.rand(MLP_BATCH, n_in, dtype=torch.float32)
+    for r in range(MLP_BATCH):  # zeros_per_row zeros in each row, at positions moving by row
+        for k in range(zeros_per_row):
+            x[r, (3 * r + k) % n_in] = 0.0
     labels = torch.randint(0, n_out, (MLP_BATCH,), dtype=torch.int64)
     # make sure at least two labels differ (deterministic fix-up)
     if bool((labels == labels[0]).all()):
@@ -151,6 +165,8 @@ def make_mlp_ref(outdir):
         "Case 'big' multiplies fc3.weight by 1000 before the forward (the param lines",
         'show the scaled values actually used) so the logits are in the hundreds:',
         'exp() of them overflows float32 and (for the largest) even float64.',
+        "Case 'sparse' has 10 zeros in each row of 12 inputs, as MNIST's pixels are",
+        'mostly zeros: mpitrain multiplies its first layer by the nonzeros only.',
         '',
     ]
     text = header('mlp_ref.txt', desc)
@@ -160,6 +176,8 @@ def make_mlp_ref(outdir):
     # every row's largest logit exceeds 500 and the overall max (~750) exceeds
     # the float64 exp() overflow limit (~709.78), let alone float32's (~88.72).
     text += mlp_case('big', seed=1383, last_weight_scale=1000.0)
+    text += '\n'
+    text += mlp_case('sparse', seed=4321, last_weight_scale=1.0, zeros_per_row=10)
     write_file(os.path.join(outdir, 'mlp_ref.txt'), text)
 
 
@@ -407,6 +425,29 @@ def make_sched_ref(outdir):
 
 
 # --------------------------------------------------------------------------
+# 4. pixels
+# --------------------------------------------------------------------------
+
+def make_pixels_ref(outdir):
+    import torchvision.transforms as T
+    desc = [
+        '',
+        'What torchvision makes of an 8-bit grey pixel, for every value 0..255: a 16x16',
+        'PIL image holding them, through ToTensor (p / 255), and through ToTensor then',
+        'Normalize((0.1307,), (0.3081,)), as the MNIST tutorial transforms its data.',
+        '',
+    ]
+    from PIL import Image
+    img = Image.frombytes('L', (16, 16), bytes(range(256)))
+    plain = T.ToTensor()(img).reshape(-1)
+    normalized = T.Normalize((0.1307,), (0.3081,))(T.ToTensor()(img)).reshape(-1)
+    text = header('pixels_ref.txt', desc)
+    text += 'to_tensor %s\n' % f32s(plain)
+    text += 'normalized %s\n' % f32s(normalized)
+    write_file(os.path.join(outdir, 'pixels_ref.txt'), text)
+
+
+# --------------------------------------------------------------------------
 
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
@@ -418,7 +459,8 @@ def main(argv):
     make_mlp_ref(outdir)
     make_sgd_ref(outdir)
     make_sched_ref(outdir)
-    for name in ('mlp_ref.txt', 'sgd_ref.txt', 'sched_ref.txt'):
+    make_pixels_ref(outdir)
+    for name in ('mlp_ref.txt', 'sgd_ref.txt', 'sched_ref.txt', 'pixels_ref.txt'):
         path = os.path.join(outdir, name)
         print('wrote %s (%d bytes)' % (path, os.path.getsize(path)))
 

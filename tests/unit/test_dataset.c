@@ -1,16 +1,40 @@
 /* unit_dataset: dataset_gather turns every pixel value into the float torchvision makes of it
- * (ToTensor's p / 255, then Normalize's (v - 0.1307) / 0.3081), bit for bit, and takes the rows
- * and labels the order names; dataset_order is a permutation that depends on (seed, epoch) only;
- * dataset_split hands each sample of a batch to exactly one rank. */
+ * (ToTensor, then Normalize((0.1307,), (0.3081,)); tests/ref/pixels_ref.txt, written by
+ * tests/make_reference.py), bit for bit, and takes the rows and labels the order names;
+ * dataset_order is a permutation that depends on (seed, epoch) only; dataset_split hands each
+ * sample of a batch to exactly one rank. Run with MPITRAIN_GENERIC=1 as well (the plain C
+ * conversion instead of the AVX2 one). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "cpu.h"
 #include "dataset.h"
+#include "refparse.h"
 
 #define N_IMAGES 300
+
+/* torchvision's float of each pixel value: [0] ToTensor, [1] then Normalize */
+static float torch_pixel[2][256];
+
+static int read_pixels_ref(void)
+{
+    RefFile r;
+    if (!CHECK_MSG(ref_open(&r, "pixels_ref.txt") == 0, "cannot open pixels_ref.txt"))
+        return 0;
+    int seen[2] = {0, 0}, rc;
+    while ((rc = ref_next(&r)) == 1) {
+        int which = ref_is(&r, 0, "to_tensor") ? 0 : ref_is(&r, 0, "normalized") ? 1 : -1;
+        if (!CHECK_MSG(which >= 0, "%s:%d: unknown keyword '%s'", r.path, r.lineno, r.tok[0]))
+            continue;
+        seen[which] = CHECK_MSG(r.n_tok == 257 && ref_floats(&r, 1, torch_pixel[which], 256) == 256,
+                                "%s:%d: expected 256 values", r.path, r.lineno);
+    }
+    ref_close(&r);
+    return CHECK_MSG(rc == 0 && seen[0] && seen[1], "pixels_ref.txt: a line is missing");
+}
 
 /* pixel k of image i */
 static uint8_t pixel(int i, int k) { return (uint8_t)((i * 7 + k * 13) % 256); }
@@ -48,9 +72,7 @@ static void test_gather(void)
                 bad_labels += y[r] != labels[img];
                 for (int k = 0; k < DATASET_PIXELS; k++) {
                     const uint8_t p = pixel(img, k);
-                    float want = (float)p / 255.0f;
-                    if (normalize)
-                        want = (want - 0.1307f) / 0.3081f;
+                    const float want = torch_pixel[normalize][p];
                     float got = x[(size_t)r * DATASET_PIXELS + k];
                     bad += memcmp(&got, &want, sizeof got) != 0;
                     seen[p] = 1;
@@ -138,7 +160,12 @@ static void test_split(void)
 
 int main(void)
 {
-    test_gather();
+    const char *generic = getenv("MPITRAIN_GENERIC");
+    if (generic != NULL && strcmp(generic, "1") == 0)
+        CHECK_MSG(!cpu_avx2() && !cpu_fma(), "MPITRAIN_GENERIC=1, yet cpu_avx2() %d, cpu_fma() %d",
+                  cpu_avx2(), cpu_fma());
+    if (read_pixels_ref())
+        test_gather();
     test_order();
     test_split();
     return check_summary();

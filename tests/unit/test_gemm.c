@@ -105,7 +105,8 @@ static void check_product_path(CheckRng *rng, int ta, int tb, int m, int n, int 
         GemmSparse sp;
         Err e;
         thin_out(rng, a, a_rows, a_cols, lda, density);
-        if (!CHECK_MSG(gemm_sparse_init(&sp, a_rows, a_cols, &e) == ERR_OK, "%s", e.msg))
+        /* room for twice the rows: its limit (half the elements) then takes any density */
+        if (!CHECK_MSG(gemm_sparse_init(&sp, 2 * a_rows + 1, a_cols, &e) == ERR_OK, "%s", e.msg))
             exit(1);
         if (check_pack(&sp, a, a_rows, a_cols, lda))
             gemm_sparse(ta ? &sp.at : &sp.a, n, b, ldb, beta, c, ldc);
@@ -176,6 +177,33 @@ static void check_product(CheckRng *rng, int ta, int tb, int m, int n, int k, in
     check_product_path(rng, ta, tb, m, n, k, pad, alpha, beta, -1);
 }
 
+/* gemm_sparse_pack takes at most half of max_rows x max_cols nonzeros: exactly the limit is
+ * packed, one more is refused with -1, and a refusal leaves the next pack working. */
+static void check_sparse_limit(void)
+{
+    enum { ROWS = 6, COLS = 50 };
+    static float a[ROWS * COLS];
+    GemmSparse sp;
+    Err e;
+    if (!CHECK_MSG(gemm_sparse_init(&sp, ROWS, COLS, &e) == ERR_OK, "%s", e.msg))
+        return;
+    CHECK_INT_EQ(sp.limit, ROWS * COLS / 2);
+    for (long extra = 0; extra < 2; extra++) {
+        memset(a, 0, sizeof a);
+        for (long i = 0; i < sp.limit + extra; i++)
+            a[(i * 7) % (ROWS * COLS)] = 1.0f + (float)i; /* 7 is prime to 300: all distinct */
+        long got = gemm_sparse_pack(&sp, a, ROWS, COLS, COLS);
+        CHECK_MSG(got == (extra ? -1 : sp.limit), "gemm_sparse_pack of %ld nonzeros (limit %ld): "
+                  "returned %ld", sp.limit + extra, sp.limit, got);
+    }
+    memset(a, 0, sizeof a);
+    a[3] = 2.0f;
+    CHECK_MSG(gemm_sparse_pack(&sp, a, ROWS, COLS, COLS) == 1 && sp.a.col[0] == 3 &&
+                  sp.a.val[0] == 2.0f,
+              "gemm_sparse_pack after a refusal: the single nonzero was not packed");
+    gemm_sparse_free(&sp);
+}
+
 /* The sparse path: every block width of the kernel (96, 32 and 8 columns, then the last n % 8),
  * A from all zeros to all nonzeros, empty rows and columns, a row stride wider than A, both
  * packings, beta 0 and 1; and the shapes of the default model's first layer with MNIST's
@@ -195,6 +223,8 @@ static void check_sparse(CheckRng *rng)
     check_product_path(rng, 1, 0, 784, 1024, 50, 3, 1.0f, 0.0f, 0.19); /* hidden 1024 */
     check_product_path(rng, 0, 0, 0, 100, 784, 0, 1.0f, 0.0f, 0.19);    /* no rows */
     check_product_path(rng, 1, 0, 784, 100, 0, 0, 1.0f, 0.0f, 0.19);    /* no rows: zeros */
+    check_product_path(rng, 0, 0, 7, 0, 23, 2, 1.0f, 1.0f, 0.19);       /* no columns of C */
+    check_sparse_limit();
 }
 
 /* beta 1 accumulates: two products of alpha 1 into the same C equal one product of alpha 2. */

@@ -118,6 +118,8 @@ static void mlp_case_run(MlpCase *c)
         return;
 
     const float *logits = mlp_forward(&c->m, c->x, c->batch);
+    if (strcmp(c->name, "sparse") == 0)
+        CHECK_MSG(c->m.x_is_sparse, "mlp_ref case sparse: the first layer took the dense path");
     const int nl = c->batch * c->out;
     double max_ref = 0, max_err = 0;
     int worst = 0, nonfinite = 0;
@@ -267,7 +269,8 @@ static void test_mlp_ref(void)
     CHECK_MSG(rc == 0, "%s: read error", r.path);
     mlp_case_run(&c);
     mlp_case_free(&c);
-    CHECK_MSG(cases >= 2, "mlp_ref.txt: expected the cases small and big, found %d cases", cases);
+    CHECK_MSG(cases >= 3, "mlp_ref.txt: expected the cases small, big and sparse, found %d cases",
+              cases);
     ref_close(&r);
     printf("mlp_ref: %d cases; max error / max |value|: logits %.3g, gradients %.3g; "
            "loss relative error %.3g\n",
