@@ -3,35 +3,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* -1 until first asked */
-static int avx2_ok = -1, fma_ok = -1;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAS(feature) (__builtin_cpu_supports(feature) != 0)
+#else
+#define HAS(feature) 0
+#endif
 
-static int generic_only(void)
+/* *known: -1 until first asked, then whether the feature may be used */
+static int decide(int *known, int has)
 {
-    const char *v = getenv("MPITRAIN_GENERIC");
-    return v != NULL && strcmp(v, "1") == 0;
+    if (*known < 0) {
+        const char *v = getenv("MPITRAIN_GENERIC");
+        *known = has && !(v != NULL && strcmp(v, "1") == 0);
+    }
+    return *known;
 }
 
 int cpu_avx2(void)
 {
-    if (avx2_ok < 0) {
-#if defined(__x86_64__) && defined(__GNUC__)
-        avx2_ok = !generic_only() && __builtin_cpu_supports("avx2");
-#else
-        avx2_ok = 0;
-#endif
-    }
-    return avx2_ok;
+    static int known = -1;
+    return known >= 0 ? known : decide(&known, HAS("avx2"));
 }
 
 int cpu_fma(void)
 {
-    if (fma_ok < 0) {
-#if defined(__x86_64__) && defined(__GNUC__)
-        fma_ok = !generic_only() && __builtin_cpu_supports("fma");
-#else
-        fma_ok = 0;
-#endif
-    }
-    return fma_ok;
+    static int known = -1;
+    return known >= 0 ? known : decide(&known, HAS("fma"));
 }
