@@ -2,7 +2,8 @@
  * op(X) is X or its transpose. The fast path goes through BLIS; gemm_ref is a plain triple loop
  * that tests compare against. For a left factor that is mostly zeros (MNIST's images: 81% of the
  * pixels are 0) there is a sparse path: gemm_sparse_pack keeps the nonzeros of A by rows,
- * gemm_sparse_transpose those of its transpose, gemm_sparse multiplies either with a dense B. No other file includes blis.h. */
+ * gemm_sparse_transpose those of its transpose, gemm_sparse multiplies either with a dense B.
+ * No other file includes blis.h. */
 #ifndef MPITRAIN_GEMM_H
 #define MPITRAIN_GEMM_H
 

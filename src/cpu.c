@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
 #define HAS(feature) (__builtin_cpu_supports(feature) != 0)
 #else
 #define HAS(feature) 0

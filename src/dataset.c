@@ -2,13 +2,14 @@
 
 #include <stdio.h>
 #include <string.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
 
 #include "cpu.h"
 #include "idx.h"
 #include "rng.h"
+
+#if CPU_X86
+#include <immintrin.h>
+#endif
 
 static const char *const file_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
@@ -159,7 +160,7 @@ static void convert_image(const uint8_t *src, float *dst, const float *value)
         dst[k] = value[src[k]];
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
 /* One image, 8 pixels at a time, with pixel_value's operations (divisions and a subtraction are
  * correctly rounded in any width, so the bits are the same): about 3 times faster than the
  * table, whose loads go one pixel at a time. 784 is a multiple of 8. */
@@ -194,7 +195,7 @@ void dataset_gather(const Dataset *d, Split split, const uint32_t *order, int fi
         float *dst = x + (size_t)i * DATASET_PIXELS;
         if (i + GATHER_AHEAD < n)
             prefetch_image(d, split, order, first + i + GATHER_AHEAD);
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
         if (avx2)
             convert_image_avx2(src, dst, normalize);
         else

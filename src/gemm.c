@@ -8,9 +8,13 @@
 
 #include "cpu.h"
 
+#if CPU_X86
+#include <immintrin.h>
+#endif
+
 void gemm_init(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
     /* The model's products are small (50 to 100 rows a rank). BLIS's Zen 3 kernel set has a
      * "sup" path that multiplies small matrices without packing them; its Skylake-X set always
      * packs, and where BLIS 0.9 does not know the CPU model it falls back to slow generic
@@ -76,8 +80,18 @@ static void rows_free(GemmSparseRows *s)
     free(s->val);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-static void compress_lanes_init(void);
+#if CPU_X86
+/* For each mask of 8 lanes, the set lanes in order (then zeros): a shuffle that moves a
+ * vector's nonzeros to its front. */
+static uint8_t compress_lanes[256][8];
+
+static void compress_lanes_init(void)
+{
+    for (int mask = 0; mask < 256; mask++)
+        for (int lane = 0, n = 0; lane < 8; lane++)
+            if (mask & (1 << lane))
+                compress_lanes[mask][n++] = (uint8_t)lane;
+}
 #endif
 
 int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e)
@@ -90,7 +104,7 @@ int gemm_sparse_init(GemmSparse *s, int max_rows, int max_cols, Err *e)
     /* a row packed while at most `limit` are taken adds at most max_cols, and pack_row_avx2
      * stores 8 at a time */
     const size_t capacity = (size_t)s->limit + (size_t)max_cols + 8;
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
     compress_lanes_init();
 #endif
     if (rows_init(&s->a, max_rows, capacity) != 0 || rows_init(&s->at, max_cols, capacity) != 0) {
@@ -138,23 +152,9 @@ static long pack_row(const float *row, int j, int n, int *col, float *val, long 
     return k;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-/* For each mask of 8 lanes, the set lanes in order (then zeros): a shuffle that moves a
- * vector's nonzeros to its front. */
-static uint8_t compress_lanes[256][8];
-
-static void compress_lanes_init(void)
-{
-    for (int mask = 0; mask < 256; mask++)
-        for (int lane = 0, n = 0; lane < 8; lane++)
-            if (mask & (1 << lane))
-                compress_lanes[mask][n++] = (uint8_t)lane;
-}
-
+#if CPU_X86
 /* pack_row 8 floats at a time: compare, shuffle the nonzeros to the front, store all 8 (col and
- * val have 8 slots of room past the last nonzero). */
+ * val have room for them: see gemm_sparse_init's capacity). */
 __attribute__((target("avx2"))) static long pack_row_avx2(const float *row, int n, int *col,
                                                          float *val, long k)
 {
@@ -191,7 +191,7 @@ long gemm_sparse_pack(GemmSparse *s, const float *a, int rows, int cols, int lda
             return -1;
         start[r] = (int)k;
         const float *row = a + (size_t)r * lda;
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
         if (avx2) {
             k = pack_row_avx2(row, cols, col, val, k);
             continue;
@@ -326,7 +326,7 @@ static inline __attribute__((always_inline)) void sparse_rows(const GemmSparseRo
 /* In the FMA variant each product and sum fuse into one rounding (GCC contracts a * b + c in
  * its default gnu11 mode, -ffp-contract=fast, which CMakeLists.txt keeps); elsewhere they are two
  * operations. Either way the order of the sums is A's column order. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
 __attribute__((target("fma"))) static void sparse_rows_fma(const GemmSparseRows *a, int n,
                                                                 const float *b, int ldb,
                                                                 float beta, float *c, int ldc)
@@ -338,7 +338,7 @@ __attribute__((target("fma"))) static void sparse_rows_fma(const GemmSparseRows 
 void gemm_sparse(const GemmSparseRows *a, int n, const float *b, int ldb, float beta, float *c,
                  int ldc)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
     if (cpu_fma()) {
         sparse_rows_fma(a, n, b, ldb, beta, c, ldc);
         return;

@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) void update(Sgd *s, float *restrict
 /* torch computes each "a.add_(b, alpha=k)" as one fused multiply-add, fma(k, b, a), in float32.
  * With FMA hardware update_fma does the same in one instruction and matches torch to the bit;
  * elsewhere update calls fmaf, slower but equal. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
 __attribute__((target("fma"))) static void update_fma(Sgd *s, float *restrict params,
                                                           const float *restrict grads,
                                                           float grad_scale, double lr)
@@ -71,7 +71,7 @@ __attribute__((target("fma"))) static void update_fma(Sgd *s, float *restrict pa
 
 void sgd_step(Sgd *s, float *params, const float *grads, float grad_scale, double lr)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
     if (cpu_fma()) {
         update_fma(s, params, grads, grad_scale, lr);
         return;

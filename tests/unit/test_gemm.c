@@ -1,8 +1,9 @@
 /* unit_gemm: gemm (BLIS) against gemm_ref (a double-accumulated triple loop) for all four
  * transpose combinations, many shapes, row strides wider than the matrices, and alpha/beta
  * combinations; beta 0 must ignore (even NaN) contents of C, and nothing outside C may change.
- * The sparse path (gemm_sparse_pack and gemm_sparse_transpose, then gemm_sparse with A or A^T) the same way, for
- * left factors from all zeros to all nonzeros, with every block width of its kernel.
+ * The sparse path (gemm_sparse_pack and gemm_sparse_transpose, then gemm_sparse with A or A^T)
+ * the same way, for left factors from all zeros to all nonzeros, with every block width of its
+ * kernel, and the pack's limit on nonzeros.
  *
  * Error bound. Each entry is c = alpha * sum_p a_ip b_pj + beta * c0. In float32 arithmetic with
  * unit roundoff u = 2^-24 the computed value differs from the exact one by at most
@@ -46,7 +47,8 @@ static float *random_matrix(CheckRng *rng, int rows, int cols, int ld)
     return x;
 }
 
-/* Keep a fraction `density` of A's entries (rows x cols, stride ld); zero the others, some as -0. */
+/* Keep a fraction `density` of A's entries (rows x cols, stride ld); zero the others, some as
+ * -0. */
 static void thin_out(CheckRng *rng, float *a, int rows, int cols, int ld, double density)
 {
     for (int i = 0; i < rows; i++)
